@@ -1,0 +1,113 @@
+"""The runner's recovery rules, driven in-process (the worker tests cover the transport):
+a run resumes after its last finished operation and gives up after too many deliveries."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+from sqlmodel import select
+
+from tests.conftest import Api
+from tracker.automation import runner
+from tracker.db import new_session
+from tracker.models import Comment, Run
+from tracker.models._base import utcnow
+
+
+def _setup(admin_api: Api, workspace: Any, fake_llm: Any) -> int:
+    integration = admin_api.post(
+        "/integrations",
+        {
+            "name": "Fake",
+            "base_url": fake_llm.base_url,
+            "api_key": "sk-test-0123456789abcdef",
+        },
+    ).get_json()
+    admin_api.post(
+        "/configurations/request-to-chatgpt",
+        {"template_id": workspace["template"]["id"], "integration_id": integration["id"]},
+    )
+    task = admin_api.post("/tasks", {"template_id": workspace["template"]["id"]}).get_json()
+    admin_api.post(f"/tasks/{task['id']}/comments", {"text": "/chatgpt hello"})
+    return int(admin_api.get(f"/tasks/{task['id']}/runs").get_json()["items"][0]["id"])
+
+
+def _set_run(app: Flask, run_id: int, **fields: Any) -> None:
+    """Put a run into the state a crashed or busy worker would leave it in."""
+    with app.app_context(), new_session() as session:
+        run = session.get(Run, run_id)
+        assert run is not None
+        for name, value in fields.items():
+            setattr(run, name, value)
+        session.add(run)
+        session.commit()
+
+
+def _bot_comments(app: Flask, run_id: int) -> list[Comment]:
+    with app.app_context(), new_session() as session:
+        return list(session.exec(select(Comment).where(Comment.run_id == run_id)))
+
+
+def test_a_run_whose_llm_call_finished_resumes_without_calling_again(
+    app: Flask, admin_api: Api, workspace: Any, fake_llm: Any
+) -> None:
+    run_id = _setup(admin_api, workspace, fake_llm)
+    # As if a worker died right after storing the infoblock, before posting the reply.
+    _set_run(
+        app,
+        run_id,
+        status="running",
+        lease_until=utcnow() - timedelta(seconds=1),
+        progress=1,
+        attempts=1,
+        infoblock={"Response": "stored answer", "Tokens used": 7},
+    )
+    with app.app_context():
+        assert runner.execute(run_id) == "done"
+        assert runner.execute(run_id) == "skipped"  # a late duplicate delivery does nothing
+    assert fake_llm.chat_requests == []
+    assert [c.text for c in _bot_comments(app, run_id)] == ["stored answer"]
+
+
+def test_a_run_is_not_taken_while_its_lease_holds(
+    app: Flask, admin_api: Api, workspace: Any, fake_llm: Any
+) -> None:
+    run_id = _setup(admin_api, workspace, fake_llm)
+    _set_run(app, run_id, status="running", lease_until=utcnow() + timedelta(minutes=5), attempts=1)
+    with app.app_context():
+        assert runner.execute(run_id) == "skipped"
+    assert fake_llm.chat_requests == [] and _bot_comments(app, run_id) == []
+
+
+def test_a_run_whose_workers_keep_dying_fails_with_one_error_comment(
+    app: Flask, admin_api: Api, workspace: Any, fake_llm: Any
+) -> None:
+    run_id = _setup(admin_api, workspace, fake_llm)
+    _set_run(
+        app,
+        run_id,
+        status="running",
+        lease_until=utcnow() - timedelta(seconds=1),
+        attempts=app.config["RUN_MAX_JOB_ATTEMPTS"],
+    )
+    with app.app_context():
+        assert runner.execute(run_id) == "failed"
+        assert runner.execute(run_id) == "skipped"
+    [comment] = _bot_comments(app, run_id)
+    assert comment.is_error and "worker stopped repeatedly" in comment.text
+    assert fake_llm.chat_requests == []
+
+
+def test_sweep_requeues_stale_queued_and_orphaned_runs(
+    app: Flask, admin_api: Api, workspace: Any, fake_llm: Any
+) -> None:
+    run_id = _setup(admin_api, workspace, fake_llm)
+    stale = utcnow() - timedelta(seconds=app.config["RUN_REQUEUE_AFTER"] + 5)
+    _set_run(app, run_id, created_at=stale)
+    with app.app_context():
+        assert runner.sweep()["requeued"] == 1
+        assert runner.sweep()["requeued"] == 0  # just re-sent: not again at once
+        assert runner.execute(run_id) == "done"
+    assert [c.text for c in _bot_comments(app, run_id)] == ["Fake reply to: hello"]
