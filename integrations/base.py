@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -301,6 +302,15 @@ def provider_choices() -> list[tuple[str, str]]:
 
 # Prefixes that identify the kind of key without revealing any of it; longest first.
 _KEY_PREFIXES = ("sk-proj-", "sk-or-v1-", "sk-ant-", "sk-svcacct-", "sk-", "gsk_", "xai-")
+
+
+# Header names that usually carry credentials (`api-key`, `X-Auth-Token`, `Cookie`, ...).
+_SECRET_HEADER = re.compile(r"key|token|secret|auth|passw|signature|cookie|credential", re.I)
+
+
+def is_secret_header(name: str) -> bool:
+    """True for a header whose value is probably a credential and must be shown masked."""
+    return bool(_SECRET_HEADER.search(name))
 
 
 def mask_secret(value: str) -> str:

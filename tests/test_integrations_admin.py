@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from typing import Any
 
 from flask import Flask
@@ -58,12 +60,94 @@ def test_editing_without_the_key_keeps_it(
     )
     assert response.status_code == 302
     with app.app_context(), new_session() as session:
-        from tracker.services import secrets
+        from tracker.services import integrations, secrets
 
         row = session.get(Integration, iid)
         assert row is not None and secrets.decrypt(row.api_key_encrypted) == KEY
-        assert row.extra_headers == {"X-Title": "Tracker"} and row.organization == "org-1"
+        assert integrations.stored_headers(row) == {"X-Title": "Tracker"}
+        assert row.organization == "org-1"
     assert KEY not in client.get("/admin/integrations").get_data(as_text=True)
+
+
+def _headers_field(page: str) -> str:
+    found = re.search(r'<textarea id="extra_headers"[^>]*>(.*?)</textarea>', page, re.S)
+    assert found, "no extra headers field on the page"
+    return html.unescape(found.group(1))
+
+
+def test_header_values_are_encrypted_and_credentials_masked(
+    app: Flask, admin_api: Api, client: FlaskClient, admin: User, fake_llm: Any
+) -> None:
+    """Gateways such as Azure OpenAI take their key in a header (`api-key`): such a value is
+    stored encrypted, shown masked, kept when the form is saved with the mask, and sent."""
+    secret = "azure-HEADERSECRET-0123456789-z9y8"
+    iid = admin_api.post(
+        "/integrations",
+        {
+            "name": "Gateway",
+            "base_url": fake_llm.url,
+            "api_key": "sk-test-0123456789abcdef",
+            "extra_headers": {"api-key": secret, "X-Title": "Tracker"},
+        },
+    ).get_json()["id"]
+    listed = admin_api.get(f"/integrations/{iid}").get_data(as_text=True)
+    assert secret not in listed and '"extra_headers":["X-Title","api-key"]' in listed.replace(
+        " ", ""
+    )
+    with app.app_context(), new_session() as session:
+        row = session.get(Integration, iid)
+        assert row is not None and set(row.extra_headers) == {"api-key", "X-Title"}
+        assert "HEADERSECRET" not in str(row.extra_headers) and "Tracker" not in str(
+            row.extra_headers
+        )
+
+    login(client, admin.email)
+    page = client.get(f"/admin/integrations/{iid}").get_data(as_text=True)
+    assert "HEADERSECRET" not in page
+    shown = _headers_field(page)
+    assert sorted(shown.splitlines()) == ["X-Title: Tracker", "api-key: …z9y8"]
+
+    def sent_headers() -> dict[str, str]:
+        assert admin_api.post(f"/integrations/{iid}/test").get_json()["ok"]
+        return fake_llm.requests[-1].headers
+
+    form = {
+        "name": "Gateway",
+        "kind": "openai",
+        "base_url": fake_llm.url,
+        "api_key": "",
+        "organization": "",
+        "extra_headers": shown.replace("Tracker", "Tracker 2"),  # the mask left as it was
+        "default_model": "gpt-4o-mini",
+        "timeout_seconds": "5",
+    }
+    assert client.post(f"/admin/integrations/{iid}", data=form).status_code == 302
+    headers = sent_headers()
+    assert headers["api-key"] == secret and headers["x-title"] == "Tracker 2"
+
+    form["extra_headers"] = "api-key: azure-NEWSECRET-99999999\nX-Title: Tracker 2"
+    assert client.post(f"/admin/integrations/{iid}", data=form).status_code == 302
+    assert sent_headers()["api-key"] == "azure-NEWSECRET-99999999"
+    assert "NEWSECRET" not in client.get(f"/admin/integrations/{iid}").get_data(as_text=True)
+
+    form["extra_headers"] = "X-Title: Tracker 2"  # a header left out is removed
+    assert client.post(f"/admin/integrations/{iid}", data=form).status_code == 302
+    assert "api-key" not in sent_headers()
+
+
+def test_scenario_headers_refuse_credentials(admin_api: Api, workspace: Any) -> None:
+    """Scenario settings are not encrypted: credentials belong on the integration."""
+    response = admin_api.post(
+        f"/processes/{workspace['process']['id']}/scenarios",
+        {
+            "name": "Leaky",
+            "conditions": {"command": "/leaky"},
+            "operations": [{"kind": "llm_request", "extra_headers": {"X-Api-Key": "abc"}}],
+        },
+    )
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["field"] == "extra_headers" and "on the integration" in error["message"]
 
 
 def test_bad_integration_input_is_refused(admin_api: Api) -> None:

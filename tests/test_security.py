@@ -181,6 +181,9 @@ def test_api_key_never_leaks(
     # The distinctive middle of each key: a truncated or partly masked leak still matches.
     needles = ["LEAKCANARY"] + [key.rsplit("-", 1)[1][:16] for key in (good_key, bad_key)]
     needles.append(other_key.rsplit("-", 1)[1][:16])
+    # A credential sent in an extra header (Azure OpenAI style `api-key`) is a secret too.
+    header_secret = f"hdr-HEADERCANARY-{uuid.uuid4().hex}"
+    needles += ["HEADERCANARY", header_secret.rsplit("-", 1)[1][:16]]
     masked = "sk-…" + good_key[-4:]
     fake_llm.api_key = good_key
 
@@ -195,7 +198,13 @@ def test_api_key_never_leaks(
     # -- integrations: one with the key the fake server accepts, one with a wrong key
     created = api.post(
         "/integrations",
-        {"name": "Good", "base_url": fake_llm.url, "api_key": good_key, "timeout_seconds": 5},
+        {
+            "name": "Good",
+            "base_url": fake_llm.url,
+            "api_key": good_key,
+            "timeout_seconds": 5,
+            "extra_headers": {"api-key": header_secret},
+        },
     )
     assert created.status_code == 201, created.get_json()
     good = created.get_json()
@@ -289,6 +298,7 @@ def test_api_key_never_leaks(
         f"Bearer {good_key}",
         f"Bearer {bad_key}",
     }, "the worker did not send the keys"
+    assert {r.headers.get("api-key") for r in chats} == {header_secret, None}
 
     # -- the run log shows the masked key
     for api_client in (api, member_api):

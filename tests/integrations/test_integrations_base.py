@@ -27,6 +27,7 @@ from integrations import (
     UrlPolicyError,
     create_provider,
     get_provider_class,
+    is_secret_header,
     mask_secret,
     provider_choices,
     register,
@@ -286,3 +287,21 @@ def test_package_imports_no_tracker_web_or_database_code() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("api-key", True),
+        ("X-API-Key", True),
+        ("X-Auth-Token", True),
+        ("Proxy-Authorization", True),
+        ("Cookie", True),
+        ("X-Client-Secret", True),
+        ("X-Title", False),
+        ("HTTP-Referer", False),
+        ("OpenAI-Project", False),
+    ],
+)
+def test_credential_like_header_names(name: str, secret: bool) -> None:
+    assert is_secret_header(name) is secret

@@ -10,6 +10,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import integrations as llm
+
 from ..services.errors import ValidationError
 from .variables import is_known, referenced
 
@@ -128,6 +130,13 @@ def _llm_request(data: dict[str, Any]) -> dict[str, Any]:
         raise ValidationError("extra_headers values must be text.", field="extra_headers")
     if any(k.lower() == "authorization" for k in headers):
         raise ValidationError("extra_headers cannot set Authorization.", field="extra_headers")
+    credentials = sorted(k for k in headers if llm.is_secret_header(k))
+    if credentials:
+        raise ValidationError(
+            f"extra_headers cannot carry credentials ({', '.join(credentials)}): set them on "
+            "the integration, where header values are stored encrypted and shown masked.",
+            field="extra_headers",
+        )
     prompt = _text(data, "prompt", DEFAULT_PROMPT)
     system_prompt = _text(data, "system_prompt", "")
     _check_variables(prompt, "prompt")

@@ -20,6 +20,7 @@ class Integration(SQLModel, table=True):
     api_key_encrypted: str = Field(default="")
     api_key_hint: str = Field(default="", max_length=32)
     organization: str = Field(default="", max_length=120)
+    # Header name -> Fernet token of its value (values may be credentials, e.g. `api-key`).
     extra_headers: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False)
     )

@@ -55,6 +55,49 @@ def is_offline(kind: str) -> bool:
         return False
 
 
+def stored_headers(integration: Integration) -> dict[str, str]:
+    """The extra headers in clear (values are encrypted at rest); ValueError if undecryptable."""
+    return {
+        name: secrets.decrypt(token, what=f"value of header '{name}'")
+        for name, token in (integration.extra_headers or {}).items()
+    }
+
+
+def shown_headers(integration: Integration) -> dict[str, str]:
+    """The extra headers for the edit form: credential-like values masked, the rest in clear."""
+    shown: dict[str, str] = {}
+    for name, token in (integration.extra_headers or {}).items():
+        try:
+            value = secrets.decrypt(token)
+        except ValueError:
+            value = ""  # SECRET_KEY changed: the admin has to type it again
+        shown[name] = llm.mask_secret(value) if llm.is_secret_header(name) else value
+    return shown
+
+
+def _encrypted_headers(value: Any, integration: Integration) -> dict[str, str]:
+    """Validate submitted headers and encrypt their values.
+
+    A credential-like header submitted with the mask the form showed keeps its stored value,
+    so editing an integration never needs the secret retyped (as with the API key).
+    """
+    headers = _headers(value)
+    stored = integration.extra_headers or {}
+    encrypted: dict[str, str] = {}
+    for name, val in headers.items():
+        token = stored.get(name)
+        if token and llm.is_secret_header(name):
+            try:
+                old = secrets.decrypt(token)
+            except ValueError:
+                old = None
+            if old is not None and val == llm.mask_secret(old):
+                encrypted[name] = token
+                continue
+        encrypted[name] = secrets.encrypt(val) if val else ""
+    return encrypted
+
+
 def _headers(value: Any) -> dict[str, str]:
     if value in (None, ""):
         return {}
@@ -132,7 +175,7 @@ def _apply(session: Session, integration: Integration, data: dict[str, Any]) -> 
             data["organization"], "organization", max_len=120, required=False
         )
     if "extra_headers" in data:
-        integration.extra_headers = _headers(data["extra_headers"])
+        integration.extra_headers = _encrypted_headers(data["extra_headers"], integration)
     if "default_model" in data:
         integration.default_model = validate.text(
             data["default_model"], "default_model", max_len=200, required=False
@@ -196,7 +239,7 @@ def provider_config(session: Session, integration: Integration) -> llm.ProviderC
         base_url=integration.base_url or OPENAI_DEFAULT_BASE,
         api_key=secrets.decrypt(integration.api_key_encrypted),
         organization=integration.organization,
-        extra_headers=dict(integration.extra_headers or {}),
+        extra_headers=stored_headers(integration),
         timeout=integration.timeout_seconds,
         deadline=float(current_app.config["LLM_DEADLINE"]),
         allow_local=settings.allow_local_endpoints(session),

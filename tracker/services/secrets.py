@@ -1,4 +1,7 @@
-"""Encryption at rest for integration secrets (Fernet, key derived from SECRET_KEY)."""
+"""Encryption at rest for integration secrets (Fernet, key derived from SECRET_KEY).
+
+Used for API keys and for the values of integrations' extra headers (gateways such as
+Azure OpenAI take their key in a header like `api-key`)."""
 
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ def encrypt(plain: str) -> str:
     return _fernet().encrypt(plain.encode()).decode()
 
 
-def decrypt(token: str) -> str:
+def decrypt(token: str, what: str = "API key") -> str:
     """The clear secret; '' when none is stored. Raises ValueError if SECRET_KEY changed."""
     if not token:
         return ""
@@ -32,5 +35,5 @@ def decrypt(token: str) -> str:
         return _fernet().decrypt(token.encode()).decode()
     except InvalidToken:
         raise ValueError(
-            "The stored API key cannot be decrypted (was SECRET_KEY changed?); enter it again."
+            f"The stored {what} cannot be decrypted (was SECRET_KEY changed?); enter it again."
         ) from None

@@ -49,7 +49,7 @@ def _integration_values(integration: Integration | None) -> dict[str, Any]:
         }
     data = integrations.public(integration)
     data["extra_headers"] = "\n".join(
-        f"{k}: {v}" for k, v in (integration.extra_headers or {}).items()
+        f"{k}: {v}" for k, v in integrations.shown_headers(integration).items()
     )
     return data
 

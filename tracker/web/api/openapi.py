@@ -538,7 +538,7 @@ SCHEMAS.update(
                 "extra_headers": {
                     "type": "array",
                     "items": STR,
-                    "description": "header names only",
+                    "description": "header names only: values are write-only, stored encrypted",
                 },
                 "default_model": STR,
                 "timeout_seconds": {"type": "number"},
@@ -566,7 +566,14 @@ SCHEMAS.update(
                 "organization": _nullable(_text(120)),
                 "extra_headers": {
                     "anyOf": [
-                        {"type": "object", "additionalProperties": STR, "maxProperties": 20},
+                        {
+                            "type": "object",
+                            "additionalProperties": STR,
+                            "maxProperties": 20,
+                            "description": "replaces all extra headers; a credential-like "
+                            "header (api-key, X-Auth-Token, ...) given its masked value keeps "
+                            "the stored one",
+                        },
                         {"type": "string", "description": "JSON, or one 'Name: value' per line"},
                         {"type": "null"},
                     ]
