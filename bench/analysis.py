@@ -79,8 +79,8 @@ def CHANGES(slow: Any, over: Any, client: Any, web: Any) -> str:  # noqa: N802
         "extra threads (22.6, 23.3 and 21.0 ms of worker CPU per command; peak in flight 113, "
         "98 and 108 with the machine 98-99 % busy), and on the quiet machine 500 did best "
         "(128, 256, 500 threads: peak 128, 130, 160; ratio 2.09, 2.09, 1.94). Tests "
-        "pass `--concurrency=8` explicitly and are not affected. The README's settings table "
-        "still says 64 and needs the same edit (README is outside what this change may touch)."
+        "pass `--concurrency=8` explicitly and are not affected; the README's settings table "
+        "says 500."
     )
     lines.append(
         "2. **HTTP keep-alive pool of the OpenAI-compatible client: at most 64 idle "
@@ -207,11 +207,11 @@ def _slow(slow: dict[str, Any]) -> str:
         "host — one `manage.py worker` process per core (`--no-beat` on all but one; measured "
         "above: it meets the ratio, and with the cores shared it comes close to 200 in "
         "flight); the "
-        'README says "one per host" and would need to say "one per core", and the '
-        "PostgreSQL connection budget must allow 50 per process; (b) less work per message in "
-        "the worker, so the consumer wins the GIL sooner — `runner.execute` does 22 "
-        "statements in 6 transactions, re-reads the `Run` for every effect, decrypts the API "
-        "key and loads every user and earlier comment for each command (problem 3 below); "
+        "README's production section says so, and the PostgreSQL connection budget must "
+        "allow 50 per process; (b) less work per message in "
+        "the worker, so the consumer wins the GIL sooner — `runner.execute` did 22 "
+        "statements in 6 transactions, re-reads the `Run` for every effect and decrypts the "
+        "API key for each command (problem 3 below); "
         "(c) a host whose two cores are not also serving the web app and the database."
     )
     return "\n".join(text)
@@ -349,8 +349,9 @@ def _web(web: dict[str, Any]) -> str:
         )
         lines.append("")
     lines.append(
-        "**Task page.** Until commit 8d6a111 (another engineer's, made while this benchmark "
-        "was being written) every request rendered all 500 comments' Markdown again "
+        "**Task page.** Until comment HTML was cached (`tracker/web/render.py`, made while "
+        "this benchmark was being written) every request rendered all 500 comments' Markdown "
+        "again "
         "(markdown-it + nh3 were three quarters of the page in cProfile); the run of this "
         "benchmark just before it served 7.8 req/s with `-w 4` (p50 866 ms under load, "
         "151 ms unloaded, 201 ms of server CPU per page) against 3408 req/s for the trivial "
@@ -424,54 +425,45 @@ def PROBLEMS(slow: Any, over: Any, client: Any, web: Any) -> str:  # noqa: N802
     )
 
 
-PROBLEMS_TEXT = """## Problems found (not fixed here: outside the files this change may touch)
+PROBLEMS_TEXT = """## Problems found, and where they stand
 
-1. **Concurrent first replies race to create the bot user** (found on 21060d1;
-   `tracker/services/users.py` `bot_user` + `tracker/automation/runner.py`
-   `_commit_effect`). `bot_user` creates the automation author on first use with a plain
-   INSERT; when several runs post their first reply at the same moment on a fresh
-   installation, all but one fail with `UniqueViolation` on `ix_user_email`, raised by the
-   flush inside `apply()` — outside the `try` that only guarded `commit()` — so the run
-   failed with "internal error" and the user got an error reply instead of the answer.
-   Seen in the first benchmark run: 6 of 500 commands. Fixed meanwhile by another
-   engineer in 92c5d6d (`_commit_effect` retries the whole apply + commit on
-   `IntegrityError`); the runs of this report show {final_errors}. Creating the bot user
-   in the migration or in `first_workspace` would remove the race at its source.
-2. **httpcore connection pool is quadratic in the number of idle connections** — worked
-   around by the keep-alive limit (change 2); upstream encode/httpcore#1035 is still open.
+1. **Concurrent first replies raced to create the bot user** — *fixed.* `bot_user` created
+   the automation author on first use with a plain INSERT; when several runs posted their
+   first reply at the same moment on a fresh installation, all but one failed with
+   `UniqueViolation` on `ix_user_email` and the user got an error reply instead of the
+   answer (seen in the first benchmark run: 6 of 500 commands). `_commit_effect` now retries
+   the whole apply + commit on `IntegrityError`; the runs of this report show
+   {final_errors}. Creating the bot user in the migration would remove the race at its
+   source.
+2. **httpcore connection pool is quadratic in the number of idle connections** — *worked
+   around* by the keep-alive limit (change 2); upstream encode/httpcore#1035 is still open.
 3. **One consumer thread per worker process, starved of the GIL by per-command ORM work**
-   (benchmark 1). kombu's Redis transport takes one message per `BRPOP` round trip and the
-   late acknowledgements go out from the same main thread, so a threads-pool worker hands
-   out roughly 35-45 messages/s while 100+ of its threads run ORM code; Redis then holds a
-   backlog of hundreds of messages while many pool threads sit idle. The ORM work per
-   command is large for what it does: `runner.execute` runs 22 statements with 7 pool
+   (benchmark 1) — *open.* kombu's Redis transport takes one message per `BRPOP` round trip
+   and the late acknowledgements go out from the same main thread, so a threads-pool worker
+   hands out roughly 35-45 messages/s while 100+ of its threads run ORM code; Redis then
+   holds a backlog of hundreds of messages while many pool threads sit idle. The ORM work
+   per command is large for what it does: `runner.execute` ran 22 statements with 7 pool
    checkouts in 6 transactions (claim; load; provider config; record_start; record_result;
-   reply; done — 5 × `SELECT run`, 5 × `UPDATE run`), 12.9 ms of CPU per command measured
-   in-process on a quiet machine; it re-reads the `Run` row for every effect, decrypts the
-   integration key (HKDF + Fernet) and reads the `allow_local` setting for every command,
-   loads every user and every earlier comment of the task even when the context is "prompt
-   only", and the claim's ORM `UPDATE` runs SQLAlchemy's session-synchronisation evaluator
-   (`synchronize_session=False` would skip it).
-4. **Sweep and backlog** (`runner.sweep` + `dispatch.enqueue_runs`, still so in 8d6a111):
-   the first publish never sets `Run.enqueued_at`, so the sweep ages a run from its
-   `created_at`: a run still waiting in Redis behind a backlog longer than
-   `RUN_REQUEUE_AFTER` (30 s) is published again (and again 30 s later, as the sweep sets
-   `enqueued_at` when it re-sends) although its first message is still queued. With a
-   large backlog this grows the very queue that is late; each duplicate is harmless — the
-   claim refuses it — but costs a delivery and a claim `UPDATE`. Setting `enqueued_at` at
-   the first publish fixes it. At the sizes benchmarked here no run waited 30 s (the
-   longest *201 → claimed* was about 13 s), so it did not show.
-5. **The API task list fetches the status once per task** (25 × `SELECT status` per page,
-   see benchmark 4), and **the task page renders the whole thread** (its Markdown is cached
-   since 8d6a111; the template work still grows with the number of comments).
-6. **README** (outside what this change may touch) still documents `WORKER_CONCURRENCY` =
-   64 in its settings table, and says "one [worker] per host" where section 1 shows that
-   a second worker process per host is what adds consumer capacity; its production
-   `gunicorn -w 4` line is compared with `-w 2 --threads 4` in section 4.
-7. **The bench shares PostgreSQL and Redis with the test suite.** The reliability tests of
-   92c5d6d stop and restart the Redis server on 6379 (`test_redis_restart_…`), which
-   takes the bench's Redis db 12 down with it: one diagnostic run during this work lost
-   its broker for ~30 s. The driver waits for a machine with no pytest running, and the
-   slow-provider results record whether Redis restarted during a run
-   (`redis_restarted`), but a dedicated Redis (another port) for either side would be
-   cleaner."""
+   reply; done), 12.9 ms of CPU per command measured in-process on a quiet machine. Since
+   then the run context loads only the users it names, and the reply and the run's `done`
+   state commit together (one transaction fewer); the remaining ideas: merge
+   record_result into the reply's transaction, cache the decrypted provider config per
+   integration version, and `synchronize_session=False` on the claim's `UPDATE`.
+4. **Sweep and backlog** — *fixed.* A run waiting in Redis behind a backlog longer than
+   `RUN_REQUEUE_AFTER` (30 s) looked stale and was published again every sweep, growing the
+   very queue that was late (each duplicate harmless, but a delivery and a claim `UPDATE`).
+   The sweep now asks the broker how many messages wait and re-sends queued runs only when
+   none do (`dispatch.waiting_messages`; tests/test_runner.py). At the sizes benchmarked
+   here no run waited 30 s (the longest *201 → claimed* was about 13 s), so it did not show.
+5. **The API task list fetched the status once per task** (25 × `SELECT status` per page)
+   — *fixed* (statuses loaded once per request). **The task page renders the whole
+   thread** — *open*: its Markdown is cached, but the template work still grows with the
+   number of comments.
+6. **README** documented `WORKER_CONCURRENCY` = 64 and "one worker per host" — *fixed*: it
+   says 500 and one worker process per core (`--no-beat` on all but one).
+7. **The bench shares PostgreSQL and Redis with the test suite** — *open.* The reliability
+   test `test_redis_restart_…` stops and restarts the Redis server on 6379, which takes the
+   bench's Redis db 12 down with it: one diagnostic run during this work lost its broker
+   for ~30 s. The driver waits for a machine with no pytest running, and the slow-provider
+   results record whether Redis restarted during a run (`redis_restarted`), but a
+   dedicated Redis (another port) for either side would be cleaner."""

@@ -100,14 +100,48 @@ def test_a_run_whose_workers_keep_dying_fails_with_one_error_comment(
     assert fake_llm.chat_requests == []
 
 
-def test_sweep_requeues_stale_queued_and_orphaned_runs(
+def _purge_queue(app: Flask) -> int:
+    """Empty the broker's queue as a broker restart without persistence would."""
+    celery = app.extensions["celery"]
+    with app.app_context(), celery.connection_for_write() as connection:
+        return int(connection.default_channel.queue_purge(celery.conf.task_default_queue) or 0)
+
+
+def test_sweep_resends_stale_queued_runs_only_when_no_message_waits(
     app: Flask, admin_api: Api, workspace: Any, fake_llm: Any
 ) -> None:
+    """No worker runs here, so the message the web request published stays in the real
+    broker queue: the sweep must not pile copies on top of it, however old the run looks."""
+    _purge_queue(app)  # (the Redis leg shares its database with earlier tests)
     run_id = _setup(admin_api, workspace, fake_llm)
     stale = utcnow() - timedelta(seconds=app.config["RUN_REQUEUE_AFTER"] + 5)
     _set_run(app, run_id, created_at=stale)
     with app.app_context():
-        assert runner.sweep()["requeued"] == 1
-        assert runner.sweep()["requeued"] == 0  # just re-sent: not again at once
+        result = runner.sweep()
+        assert (result["requeued"], result["backlog"]) == (0, 1)
+    assert _purge_queue(app) == 1  # the broker loses the message
+    with app.app_context():
+        result = runner.sweep()
+        assert (result["requeued"], result["sent"], result["backlog"]) == (1, 1, 0)
+        assert runner.sweep()["requeued"] == 0  # its new message waits: not again
+    _set_run(app, run_id, enqueued_at=stale)
+    with app.app_context():
+        assert runner.sweep()["requeued"] == 0  # still waiting, however old
+        assert runner.execute(run_id) == "done"
+        assert runner.sweep()["requeued"] == 0
+    assert [c.text for c in _bot_comments(app, run_id)] == ["Fake reply to: hello"]
+    assert _purge_queue(app) == 1  # the sweep sent one copy in all, not one per sweep
+
+
+def test_sweep_requeues_orphaned_runs_even_behind_a_backlog(
+    app: Flask, admin_api: Api, workspace: Any, fake_llm: Any
+) -> None:
+    _purge_queue(app)
+    run_id = _setup(admin_api, workspace, fake_llm)
+    past = utcnow() - timedelta(seconds=5)
+    _set_run(app, run_id, status="running", lease_until=past, started_at=past, attempts=1)
+    with app.app_context():
+        result = runner.sweep()
+        assert (result["orphaned"], result["backlog"]) == (1, 1)
         assert runner.execute(run_id) == "done"
     assert [c.text for c in _bot_comments(app, run_id)] == ["Fake reply to: hello"]

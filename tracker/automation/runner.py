@@ -339,7 +339,8 @@ def _requeue(session: Session, condition: Any, now: Any) -> list[int]:
 
 
 def sweep() -> dict[str, int]:
-    """Re-enqueue runs left queued (the broker was down) and runs whose worker died."""
+    """Re-enqueue runs left queued (the broker was down or lost them) and runs whose worker
+    died."""
     config = current_app.config
     now = utcnow()
     stale = now - timedelta(seconds=config["RUN_REQUEUE_AFTER"])
@@ -351,8 +352,12 @@ def sweep() -> dict[str, int]:
     # One conditional UPDATE per kind, so the condition is checked on the row as it is when
     # it is written: a run claimed (or finished) by a worker between a SELECT and the write
     # must not be put back to queued, or it would be executed twice at the same time.
+    # Runs whose message still waits in the broker behind a backlog look stale too: re-send
+    # queued runs only when no message waits (the broker lost them, or never got them) or
+    # when the broker cannot say. A lease that expired always means a worker died.
+    backlog = dispatch.waiting_messages()
     with new_session() as session:
-        queued = _requeue(session, still_queued, now)
+        queued = _requeue(session, still_queued, now) if not backlog else []
         orphaned = _requeue(session, lease_expired, now)
         session.commit()
     sent = dispatch.enqueue_ids([*queued, *orphaned])
@@ -363,4 +368,9 @@ def sweep() -> dict[str, int]:
             len(orphaned),
             sent,
         )
-    return {"requeued": len(queued), "orphaned": len(orphaned), "sent": sent}
+    return {
+        "requeued": len(queued),
+        "orphaned": len(orphaned),
+        "sent": sent,
+        "backlog": backlog if backlog is not None else -1,
+    }

@@ -50,3 +50,29 @@ def enqueue_ids(run_ids: Iterable[int]) -> int:
             )
             return sent
     return len(ids)
+
+
+def waiting_messages() -> int | None:
+    """How many messages wait in the broker's queue for a worker; None when unknown.
+
+    The sweep asks this before it re-sends queued runs: while messages wait, the runs' own
+    messages are most likely among them, and sending more would only lengthen the queue
+    that is late (and so make more runs look stale at the next sweep).
+    """
+    if not current_app.config.get("CELERY_ENABLED", True):
+        return None
+    celery = current_app.extensions["celery"]
+    try:
+        with celery.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1)
+            channel = connection.default_channel
+            try:
+                declared = channel.queue_declare(
+                    queue=celery.conf.task_default_queue, passive=True
+                )
+            except connection.channel_errors:
+                return 0  # no such queue: nothing waits (Redis forgets empty lists)
+            return int(declared.message_count)
+    except Exception as exc:  # kombu raises many kinds; all mean "cannot tell now"
+        log.warning("cannot read the broker's queue length: %s", exc)
+        return None
