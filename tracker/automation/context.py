@@ -6,10 +6,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app, url_for
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from ..models import Comment, Integration, Run, Scenario, Status, Task, TaskTemplate, User
+from ..services import settings
+from ..services.users import BOT_EMAIL
 from .commands import parse_command
+from .operations import CONTEXT_PROMPT
 
 
 @dataclass
@@ -32,6 +36,10 @@ class RunContext:
     thread: list[ThreadItem] = field(default_factory=list)
     integrations: dict[int, Integration] = field(default_factory=dict)
     default_integration_id: int | None = None
+    # Updates of the run made in memory, committed with the next effect (see the runner).
+    deferred: list[Any] = field(default_factory=list)
+    bot_id: int | None = None
+    allow_local_endpoints: bool = False
 
 
 def _task_url(task_id: int) -> str:
@@ -53,15 +61,25 @@ def load(session: Session, run: Run) -> RunContext:
     if trigger is not None:
         parsed = parse_command(trigger.text, command) if command else None
         comment_text = parsed if parsed is not None else trigger.text
-    # The thread before the triggering comment (all of it for task/status events).
-    thread_query = select(Comment).where(Comment.task_id == task.id, Comment.is_error == False)  # noqa: E712
-    if trigger is not None:
-        thread_query = thread_query.where(col(Comment.id) < trigger.id)
-    earlier = session.exec(thread_query.order_by(col(Comment.id))).all()
+    operations = list(scenario.operations) if scenario else []
+    # The thread before the triggering comment (all of it for task/status events), read only
+    # when an operation sends it: "prompt only" is the default, and threads grow long.
+    earlier: list[Comment] = []
+    if any((op.get("context") or CONTEXT_PROMPT) != CONTEXT_PROMPT for op in operations):
+        thread_query = select(Comment).where(
+            Comment.task_id == task.id,
+            Comment.is_error == False,  # noqa: E712
+        )
+        if trigger is not None:
+            thread_query = thread_query.where(col(Comment.id) < trigger.id)
+        earlier = list(session.exec(thread_query.order_by(col(Comment.id))))
     # Only the people this run names (not every user of the workspace: this is per command).
     wanted = {c.author_id for c in earlier} | {task.author_id}
     wanted |= {i for i in (task.assignee_id, trigger.author_id if trigger else None) if i}
-    users = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(wanted)))}
+    # ... and the automation author, who will sign the reply (absent on a fresh install).
+    named = select(User).where(or_(col(User.id).in_(wanted), col(User.email) == BOT_EMAIL))
+    users = {u.id: u for u in session.exec(named)}
+    bot_id = next((i for i, u in users.items() if u.email == BOT_EMAIL), None)
     thread = []
     for c in earlier:
         author = users.get(c.author_id)
@@ -100,12 +118,14 @@ def load(session: Session, run: Run) -> RunContext:
         task_id=task.id,  # type: ignore[arg-type]
         progress=run.progress,
         infoblock=dict(run.infoblock or {}),
-        operations=list(scenario.operations) if scenario else [],
+        operations=operations,
         error_template=(scenario.error_template if scenario else "") or "",
         variables=variables,
         thread=thread,
         integrations=integrations,  # type: ignore[arg-type]
         default_integration_id=next(iter(integrations), None),  # type: ignore[arg-type]
+        bot_id=bot_id,
+        allow_local_endpoints=settings.allow_local_endpoints(session),
     )
 
 

@@ -4,7 +4,8 @@ A run is claimed (queued -> running, with a lease), its operations execute in or
 each operation's effect is committed together with the run's progress, so a re-executed run
 (redelivered message, retried job, sweep after a dead worker) resumes after the last finished
 operation. Reply comments carry a unique effect key: a second insert is impossible.
-No database transaction is open during the LLM call.
+No database transaction is open during the LLM call. Per command (claim, load, record the
+request, reply + result + done) that is four short transactions.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ def claim(run_id: int) -> bool:
                 lease_until=now + lease,
                 started_at=func.coalesce(col(Run.started_at), now),
             )
+            .execution_options(synchronize_session=False)  # nothing loaded to keep in step
         )
         session.commit()
         return bool(result.rowcount == 1)
@@ -89,18 +91,32 @@ def claim(run_id: int) -> bool:
 
 
 def _post_once(
-    session: Session, *, run_id: int, task_id: int, key: str, text: str, is_error: bool = False
+    session: Session,
+    *,
+    run_id: int,
+    task_id: int,
+    key: str,
+    text: str,
+    is_error: bool = False,
+    bot_id: int | None = None,
+    known_new: bool = False,
 ) -> None:
-    """Insert the bot comment for `key` unless it exists (the unique key settles races)."""
-    exists = session.exec(select(Comment.id).where(Comment.effect_key == key)).first()
-    if exists is not None:
-        return
-    bot = users_service.bot_user(session)
+    """Insert the bot comment for `key` unless it exists (the unique key settles races).
+
+    `known_new`: the caller knows from the run's progress, read in this transaction, that
+    the comment does not exist yet, so the lookup is skipped.
+    """
+    if not known_new:
+        exists = session.exec(select(Comment.id).where(Comment.effect_key == key)).first()
+        if exists is not None:
+            return
+    if bot_id is None:
+        bot_id = users_service.bot_user(session).id
     text = text.strip() or "(empty reply)"
     session.add(
         Comment(
             task_id=task_id,
-            author_id=bot.id,
+            author_id=bot_id,
             text=text[:MAX_COMMENT_BYTES],  # type: ignore[arg-type]
             source=SOURCE_AUTOMATION,
             run_id=run_id,
@@ -110,21 +126,28 @@ def _post_once(
     )
 
 
-def _commit_effect(run_id: int, apply: Any) -> None:
+def _commit_effect(run_id: int, apply: Any, ctx: RunContext | None = None) -> None:
     """Run `apply(session, run)` and commit; a duplicate effect key means it was done already.
+
+    Updates the run deferred in `ctx.deferred` (an LLM result waiting for the reply built
+    from it) are applied first, in the same transaction: one commit instead of two.
 
     A unique violation can surface while `apply` flushes (the bot user created on first use
     by several runs at once) as well as at commit (the effect key): either way the attempt is
     rolled back and made again, and then sees the row the other transaction inserted.
     """
+    steps = [*(ctx.deferred if ctx else ()), apply]
     for _ in range(3):
         with new_session() as session:
             try:
                 run = session.get(Run, run_id)
                 assert run is not None
-                apply(session, run)
+                for step in steps:
+                    step(session, run)
                 session.add(run)
                 session.commit()
+                if ctx:
+                    ctx.deferred.clear()
                 return
             except IntegrityError:
                 session.rollback()
@@ -161,18 +184,18 @@ def _fail(
             key=f"run:{run.id}:error",  # type: ignore[arg-type]
             text=text,
             is_error=True,
+            bot_id=ctx.bot_id if ctx else None,
         )
 
-    _commit_effect(run_id, apply)
+    _commit_effect(run_id, apply, ctx)
 
 
 # ---- operations --------------------------------------------------------------------------
 
 
-def _provider(integration: Any) -> llm.Provider:
+def _provider(ctx: RunContext, integration: Any) -> llm.Provider:
     pool = current_app.extensions["providers"]
-    with new_session() as session:
-        config = provider_config(session, integration)
+    config = provider_config(None, integration, allow_local=ctx.allow_local_endpoints)
     return pool.get(integration, config)  # type: ignore[no-any-return]
 
 
@@ -196,7 +219,7 @@ def _llm_request(ctx: RunContext, index: int, op: dict[str, Any]) -> None:
         extra_headers=op.get("extra_headers") or {},
     )
     try:
-        provider = _provider(integration)
+        provider = _provider(ctx, integration)
         sent = masked_request(integration, request)
     except (ValueError, llm.IntegrationError) as exc:
         raise RunFailed(getattr(exc, "user_message", None) or str(exc)) from None
@@ -210,7 +233,7 @@ def _llm_request(ctx: RunContext, index: int, op: dict[str, Any]) -> None:
         run.request = sent
         _add_notes(run, system.unknown + prompt.unknown)
 
-    _commit_effect(ctx.run_id, record_start)
+    _commit_effect(ctx.run_id, record_start, ctx)
     started = time.monotonic()
     try:
         result = provider.chat(request)  # no transaction is open here
@@ -237,7 +260,9 @@ def _llm_request(ctx: RunContext, index: int, op: dict[str, Any]) -> None:
         run.llm_attempts = result.attempts
         run.progress = index + 1
 
-    _commit_effect(ctx.run_id, record_result)
+    # Committed with the next effect (usually the reply): if the worker dies before that,
+    # the call is made again, which a redelivered run may do anyway.
+    ctx.deferred.append(record_result)
     ctx.infoblock = block
 
 
@@ -258,19 +283,23 @@ def _add_comment(ctx: RunContext, index: int, op: dict[str, Any]) -> None:
     rendered = render(op.get("text") or ops.DEFAULT_REPLY, build_context(variables))
 
     def apply(session: Session, run: Run) -> None:
+        if run.progress > index:
+            return  # posted by another delivery since this one loaded the run
         _post_once(
             session,
             run_id=run.id,
             task_id=run.task_id,
             key=f"run:{run.id}:op:{index}",  # type: ignore[arg-type]
             text=rendered.text,
+            bot_id=ctx.bot_id,
+            known_new=True,  # the reply and the progress past it commit together
         )
         run.progress = index + 1
         _add_notes(run, rendered.unknown)
         if run.progress == len(ctx.operations):
             _finish(run)  # the reply and "done" land together: no reply beside a pending run
 
-    _commit_effect(ctx.run_id, apply)
+    _commit_effect(ctx.run_id, apply, ctx)
 
 
 HANDLERS = {ops.LLM_REQUEST: _llm_request, ops.ADD_COMMENT: _add_comment}
@@ -317,7 +346,7 @@ def execute(run_id: int) -> str:
         return RUN_FAILED
 
     if ctx.operations[-1]["kind"] != ops.ADD_COMMENT:  # else the reply's commit finished it
-        _commit_effect(run_id, lambda session, run: _finish(run))
+        _commit_effect(run_id, lambda session, run: _finish(run), ctx)
     return RUN_DONE
 
 

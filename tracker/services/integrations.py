@@ -233,8 +233,17 @@ def delete_integration(*, session: Session, integration: Integration) -> None:
     session.commit()
 
 
-def provider_config(session: Session, integration: Integration) -> llm.ProviderConfig:
-    """The provider settings with the decrypted key (only inside the worker / test action)."""
+def provider_config(
+    session: Session | None, integration: Integration, *, allow_local: bool | None = None
+) -> llm.ProviderConfig:
+    """The provider settings with the decrypted key (only inside the worker / test action).
+
+    `allow_local` may be given when the caller has read the setting already (the runner
+    reads it with the rest of a run's context); otherwise it is read with `session`.
+    """
+    if allow_local is None:
+        assert session is not None
+        allow_local = settings.allow_local_endpoints(session)
     return llm.ProviderConfig(
         base_url=integration.base_url or OPENAI_DEFAULT_BASE,
         api_key=secrets.decrypt(integration.api_key_encrypted),
@@ -242,7 +251,7 @@ def provider_config(session: Session, integration: Integration) -> llm.ProviderC
         extra_headers=stored_headers(integration),
         timeout=integration.timeout_seconds,
         deadline=float(current_app.config["LLM_DEADLINE"]),
-        allow_local=settings.allow_local_endpoints(session),
+        allow_local=allow_local,
     )
 
 
