@@ -1,7 +1,7 @@
-"""Chat integrations for the tracker: OpenAI-compatible providers and an offline echo.
+"""Chat integrations for the tracker: OpenAI-compatible providers, YandexGPT and an echo.
 
 A plain library: it knows nothing of Flask, the database or Celery. Importing it
-registers the built-in providers ("openai" and "echo") in ``PROVIDERS``.
+registers the built-in providers ("openai", "yandexgpt" and "echo") in ``PROVIDERS``.
 """
 
 from .base import (
@@ -35,9 +35,12 @@ from .errors import (
 )
 from .openai_compatible import OpenAICompatible
 from .urls import check_base_url, normalize_base_url
+from .yandexgpt import YANDEX_BASE_URL, YANDEX_MODELS, YandexGPT
 
 __all__ = [
     "PROVIDERS",
+    "YANDEX_BASE_URL",
+    "YANDEX_MODELS",
     "AuthError",
     "BadRequest",
     "BadResponse",
@@ -57,6 +60,7 @@ __all__ = [
     "SettingField",
     "Unreachable",
     "UrlPolicyError",
+    "YandexGPT",
     "check_base_url",
     "create_provider",
     "get_provider_class",

@@ -12,6 +12,8 @@ from typing import Any, ClassVar, TypeVar
 
 import httpx
 
+from .urls import check_base_url as _check_base_url
+
 __all__ = [
     "PROVIDERS",
     "ChatRequest",
@@ -191,6 +193,10 @@ class Provider(ABC):
     label: ClassVar[str]
     offline: ClassVar[bool] = False
     settings: ClassVar[tuple[SettingField, ...]] = ()
+    #: Endpoint paths stripped from the end of a typed base URL, and the path used when
+    #: nothing is left (see ``urls.normalize_base_url``).
+    url_suffixes: ClassVar[tuple[str, ...]] = ("/chat/completions", "/models")
+    url_default_path: ClassVar[str] = "/v1"
 
     def __init__(self, config: ProviderConfig, *, transport: httpx.BaseTransport | None = None):
         self.config = config
@@ -220,6 +226,29 @@ class Provider(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} kind={self.kind!r} base_url={self.config.base_url!r}>"
+
+    def describe_request(self, request: ChatRequest) -> dict[str, Any]:
+        """What ``chat(request)`` sends, for a run log: URL, headers, body; secrets masked.
+
+        Raises:
+            ValueError: the request cannot be built (as ``chat`` would refuse it).
+        """
+        return {"url": f"({self.kind}: offline)", "headers": {}, "body": request.to_payload()}
+
+    @classmethod
+    def check_base_url(cls, url: str, *, allow_local: bool, resolve: bool = True) -> str:
+        """Normalise ``url`` the way this kind of provider expects and apply the URL policy.
+
+        Raises:
+            UrlPolicyError: see ``urls.check_base_url``.
+        """
+        return _check_base_url(
+            url,
+            allow_local=allow_local,
+            resolve=resolve,
+            api_suffixes=cls.url_suffixes,
+            default_path=cls.url_default_path,
+        )
 
     @classmethod
     def setting_defaults(cls) -> dict[str, str]:

@@ -14,6 +14,16 @@ contents) // 4 + 1, completion_tokens = number of words of the reply, total = su
 When ``max_tokens`` is smaller than the reply's word count the reply is cut to that
 many words and ``finish_reason`` is "length".
 
+It also speaks YandexGPT (Yandex Cloud Foundation Models) at the server's root URL:
+``POST /foundationModels/v1/completion`` answers the same reply and usage in Yandex's
+shape (``{"result": {"alternatives": [...], "usage": {...}}}``, counts as strings,
+status ``ALTERNATIVE_STATUS_FINAL`` or ``..._TRUNCATED_FINAL`` when ``maxTokens`` cuts
+it) after checking the body (``modelUri``, ``messages`` of role + text,
+``completionOptions``) and ``Authorization: Api-Key <key>`` or ``Bearer <key>``. Chat
+requests of both APIs share one fault queue; faults and errors are sent in Yandex's
+error shape there. ``POST /foundationModels/v1/tokenize`` answers a word list (never
+faulted).
+
 Other paths: ``GET /`` and anything under ``/html/`` answer a 200 HTML page (to test
 clients pointed at a web site), anything under ``/redirect/`` answers 307 to the same
 path without that prefix, and everything else a 404 JSON error.
@@ -26,21 +36,65 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import re
 import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-__all__ = ["DEFAULT_MODELS", "FakeOpenAIServer", "Fault", "RecordedRequest"]
+__all__ = [
+    "DEFAULT_MODELS",
+    "YANDEX_COMPLETION_PATH",
+    "FakeOpenAIServer",
+    "Fault",
+    "RecordedRequest",
+    "yandex_error_body",
+]
 
 DEFAULT_MODELS = ("fake-small", "fake-large", "gpt-4o-mini")
 
 _ROLES = frozenset({"system", "user", "assistant", "tool", "developer"})
+
+YANDEX_COMPLETION_PATH = "/foundationModels/v1/completion"
+YANDEX_TOKENIZE_PATH = "/foundationModels/v1/tokenize"
+YANDEX_MODEL_VERSION = "23.10.2024"
+_YANDEX_ROLES = frozenset({"system", "user", "assistant"})
+_YANDEX_BODY_KEYS = frozenset(
+    {
+        "modelUri",
+        "completionOptions",
+        "messages",
+        "tools",
+        "jsonObject",
+        "jsonSchema",
+        "parallelToolCalls",
+        "toolChoice",
+    }
+)
+_YANDEX_OPTION_KEYS = frozenset({"stream", "temperature", "maxTokens", "reasoningOptions"})
+_YANDEX_REASONING_MODES = frozenset({"REASONING_MODE_UNSPECIFIED", "DISABLED", "ENABLED_HIDDEN"})
+_MODEL_URI_RE = re.compile(r"^(gpt|ds)://[^/\s]+/[^\s]+$")
+
+# Default Yandex error bodies for Fault.status(code) without a body: grpcCode, message.
+_YANDEX_ERRORS: dict[int, tuple[int, str]] = {
+    400: (3, "Invalid request."),
+    401: (16, "Unknown api key"),
+    403: (7, "Permission denied to use the model in this folder."),
+    404: (5, "Model not found."),
+    408: (4, "Request timed out."),
+    409: (10, "Conflict, please retry."),
+    429: (8, "Too many requests: the rate quota of the folder is reached."),
+    500: (13, "Internal error."),
+    502: (14, "Bad gateway."),
+    503: (14, "The service is unavailable, please try again later."),
+    504: (4, "Deadline exceeded."),
+}
 
 _HTML_PAGE = (
     b"<!doctype html><html><head><title>Fake site</title></head>"
@@ -67,6 +121,24 @@ _DEFAULT_ERRORS: dict[int, tuple[str, str, str | None]] = {
 def error_body(message: str, type_: str = "invalid_request_error", code: str | None = None) -> Any:
     """Return an OpenAI-style error body ``{"error": {...}}``."""
     return {"error": {"message": message, "type": type_, "param": None, "code": code}}
+
+
+def yandex_error_body(status: int, message: str | None = None) -> Any:
+    """Return a Yandex Cloud error body ``{"error": {"grpcCode", "httpCode", ...}}``."""
+    grpc, default = _YANDEX_ERRORS.get(status, (2, f"HTTP {status}"))
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    return {
+        "error": {
+            "grpcCode": grpc,
+            "httpCode": status,
+            "message": message or default,
+            "httpStatus": phrase,
+            "details": [],
+        }
+    }
 
 
 @dataclass(frozen=True)
@@ -262,16 +334,27 @@ class _Handler(BaseHTTPRequestHandler):
         )
         return parsed
 
-    def _authorized(self) -> bool:
+    def _authorized(self, api: str = "openai") -> bool:
         expected = self.server.owner.api_key
         if expected is None:
             return True
-        if self.headers.get("Authorization", "") == f"Bearer {expected}":
+        given = self.headers.get("Authorization", "")
+        if given == f"Bearer {expected}":
             return True
-        self._send_json(
-            401,
-            error_body("Incorrect API key provided", "invalid_request_error", "invalid_api_key"),
-        )
+        if api == "openai":
+            self._send_json(
+                401,
+                error_body(
+                    "Incorrect API key provided", "invalid_request_error", "invalid_api_key"
+                ),
+            )
+            return False
+        if given == f"Api-Key {expected}":
+            return True
+        if api == "yandex":
+            self._send_json(401, yandex_error_body(401))
+        else:  # a unary Yandex method: the plain gRPC status shape
+            self._send_json(401, {"code": 16, "message": "Unknown api key", "details": []})
         return False
 
     # ------------------------------------------------------------ routes
@@ -307,13 +390,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, _HTML_PAGE, "text/html; charset=utf-8")
         elif path.startswith("/redirect/"):
             self._send_json(307, {}, headers=[("Location", path[len("/redirect") :])])
-        elif path == "/v1/chat/completions":
+        elif path in ("/v1/chat/completions", YANDEX_COMPLETION_PATH):
             owner = self.server.owner
             owner._enter()
             try:
-                self._chat(body, parsed)
+                self._chat(body, parsed, "openai" if path.startswith("/v1/") else "yandex")
             finally:
                 owner._leave()
+        elif path == YANDEX_TOKENIZE_PATH:
+            self._tokenize(parsed)
         else:
             self._not_found(path)
 
@@ -329,27 +414,52 @@ class _Handler(BaseHTTPRequestHandler):
             404, error_body(f"Unknown request URL: {path}", "invalid_request_error", "unknown_url")
         )
 
-    def _chat(self, body: bytes, parsed: Any) -> None:
-        owner = self.server.owner
-        if not self._authorized():
+    def _tokenize(self, parsed: Any) -> None:
+        if not self._authorized("yandex-unary"):
             return
-        problem = _validate_chat(body, parsed)
+        problem = None
+        if not isinstance(parsed, dict):
+            problem = "The request body must be a JSON object."
+        elif not isinstance(parsed.get("modelUri"), str) or not _MODEL_URI_RE.match(
+            parsed["modelUri"]
+        ):
+            problem = f"invalid model_uri: {parsed.get('modelUri')!r}"
+        elif not isinstance(parsed.get("text"), str):
+            problem = "'text' must be a string."
         if problem is not None:
-            self._send_json(400, error_body(problem))
+            self._send_json(400, {"code": 3, "message": problem, "details": []})
             return
+        tokens = [
+            {"id": str(index + 1), "text": word, "special": False}
+            for index, word in enumerate(parsed["text"].split())
+        ]
+        self._send_json(200, {"tokens": tokens, "modelVersion": YANDEX_MODEL_VERSION})
+
+    def _chat(self, body: bytes, parsed: Any, api: str = "openai") -> None:
+        owner = self.server.owner
+        yandex = api == "yandex"
+        if not self._authorized(api):
+            return
+        problem = _validate_yandex(parsed) if yandex else _validate_chat(body, parsed)
+        if problem is not None:
+            self._send_json(400, yandex_error_body(400, problem) if yandex else error_body(problem))
+            return
+        complete = owner._yandex_completion if yandex else owner._completion
         fault = owner._next_fault()
         if owner.latency > 0:
             time.sleep(owner.latency)
         if fault is None:
-            self._send_json(200, owner._completion(parsed))
+            self._send_json(200, complete(parsed))
             return
         kind = fault.kind
         if kind == "delay":
             time.sleep(fault.seconds)
-            self._send_json(200, owner._completion(parsed))
+            self._send_json(200, complete(parsed))
         elif kind == "status":
             payload = fault.body
-            if payload is None:
+            if payload is None and yandex:
+                payload = yandex_error_body(fault.status_code)
+            elif payload is None:
                 message, type_, code = _DEFAULT_ERRORS.get(
                     fault.status_code, (f"HTTP {fault.status_code}", "server_error", None)
                 )
@@ -362,10 +472,16 @@ class _Handler(BaseHTTPRequestHandler):
                 raw = json.dumps(payload).encode("utf-8")
             self._send(fault.status_code, raw, headers=fault.headers)
         elif kind == "malformed":
-            self._send(200, b'{"id": "chatcmpl-broken", "choices": [')
+            if yandex:
+                self._send(200, b'{"result": {"alternatives": [')
+            else:
+                self._send(200, b'{"id": "chatcmpl-broken", "choices": [')
         elif kind == "empty_choices":
-            completion = owner._completion(parsed)
-            completion["choices"] = []
+            completion = complete(parsed)
+            if yandex:
+                completion["result"]["alternatives"] = []
+            else:
+                completion["choices"] = []
             self._send_json(200, completion)
         elif kind == "huge":
             self._send_huge(fault.nbytes)
@@ -429,6 +545,65 @@ def _validate_chat(body: bytes, parsed: Any) -> str | None:
     ):
         return "'max_tokens' must be a positive integer."
     return None
+
+
+def _validate_yandex(parsed: Any) -> str | None:
+    """Return why the body is not a valid YandexGPT completion request, or None."""
+    if parsed is None:
+        return "Failed to parse the JSON body of the request."
+    if not isinstance(parsed, dict):
+        return "The request body must be a JSON object."
+    unknown = sorted(set(parsed) - _YANDEX_BODY_KEYS)
+    if unknown:
+        return f"invalid JSON payload: unknown field {unknown[0]!r}"
+    uri = parsed.get("modelUri")
+    if not isinstance(uri, str) or not _MODEL_URI_RE.match(uri):
+        return f"invalid model_uri: {uri!r}"
+    messages = parsed.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return "'messages' must be a non-empty array."
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict):
+            return f"messages[{index}] must be an object."
+        if message.get("role") not in _YANDEX_ROLES:
+            return f"messages[{index}]: unknown role {message.get('role')!r}."
+        extra = sorted(set(message) - {"role", "text"})
+        if extra:
+            return f"messages[{index}]: unknown field {extra[0]!r}."
+        if not isinstance(message.get("text"), str):
+            return f"messages[{index}].text must be a string."
+    options = parsed.get("completionOptions", {})
+    if not isinstance(options, dict):
+        return "'completionOptions' must be an object."
+    unknown = sorted(set(options) - _YANDEX_OPTION_KEYS)
+    if unknown:
+        return f"completionOptions: unknown field {unknown[0]!r}"
+    if options.get("stream"):
+        return "The fake server does not support streaming."
+    temperature = options.get("temperature")
+    if temperature is not None and (
+        not isinstance(temperature, int | float)
+        or isinstance(temperature, bool)
+        or not 0 <= temperature <= 1
+    ):
+        return "completionOptions.temperature must be a number between 0 and 1."
+    if "maxTokens" in options and _positive(options["maxTokens"]) is None:
+        return "completionOptions.maxTokens must be a positive integer."
+    reasoning = options.get("reasoningOptions")
+    if reasoning is not None and (
+        not isinstance(reasoning, dict) or reasoning.get("mode") not in _YANDEX_REASONING_MODES
+    ):
+        return "completionOptions.reasoningOptions.mode is invalid."
+    return None
+
+
+def _positive(value: Any) -> int | None:
+    """A positive int from an int or a digit string (int64 is a string in JSON), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    return value if isinstance(value, int) and value >= 1 else None
 
 
 def _text_of(content: Any) -> str:
@@ -557,6 +732,11 @@ class FakeOpenAIServer:
         return [r for r in self.requests if r.path == "/v1/chat/completions"]
 
     @property
+    def yandex_requests(self) -> list[RecordedRequest]:
+        """The recorded POST requests to /foundationModels/v1/completion."""
+        return [r for r in self.requests if r.path == YANDEX_COMPLETION_PATH]
+
+    @property
     def in_flight(self) -> int:
         """Number of chat requests being handled right now."""
         with self._lock:
@@ -589,22 +769,48 @@ class FakeOpenAIServer:
                 return self._faults.popleft()
             return self._default_fault
 
-    def _completion(self, request: dict[str, Any]) -> dict[str, Any]:
-        messages = request["messages"]
-        last_user = next(
-            (_text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"),
-            "",
-        )
+    @staticmethod
+    def _reply(texts: list[tuple[str, str]], max_tokens: int | None) -> tuple[str, int, int, bool]:
+        """Reply text, prompt and completion tokens, and whether it was cut, for messages."""
+        last_user = next((text for role, text in reversed(texts) if role == "user"), "")
         reply = f"Fake reply to: {last_user}"
         words = reply.split()
-        finish = "stop"
-        max_tokens = request.get("max_tokens")
-        if isinstance(max_tokens, int) and len(words) > max_tokens:
+        cut = max_tokens is not None and len(words) > max_tokens
+        if cut:
             words = words[:max_tokens]
             reply = " ".join(words)
-            finish = "length"
-        prompt_tokens = sum(len(_text_of(m.get("content"))) for m in messages) // 4 + 1
-        completion_tokens = len(words)
+        prompt_tokens = sum(len(text) for _, text in texts) // 4 + 1
+        return reply, prompt_tokens, len(words), cut
+
+    def _yandex_completion(self, request: dict[str, Any]) -> dict[str, Any]:
+        texts = [(m["role"], m["text"]) for m in request["messages"]]
+        options = request.get("completionOptions") or {}
+        reply, prompt_tokens, completion_tokens, cut = self._reply(
+            texts, _positive(options.get("maxTokens"))
+        )
+        status = "ALTERNATIVE_STATUS_TRUNCATED_FINAL" if cut else "ALTERNATIVE_STATUS_FINAL"
+        return {
+            "result": {
+                "alternatives": [
+                    {"message": {"role": "assistant", "text": reply}, "status": status}
+                ],
+                "usage": {
+                    "inputTextTokens": str(prompt_tokens),
+                    "completionTokens": str(completion_tokens),
+                    "totalTokens": str(prompt_tokens + completion_tokens),
+                },
+                "modelVersion": YANDEX_MODEL_VERSION,
+            }
+        }
+
+    def _completion(self, request: dict[str, Any]) -> dict[str, Any]:
+        messages = request["messages"]
+        texts = [(str(m.get("role")), _text_of(m.get("content"))) for m in messages]
+        max_tokens = request.get("max_tokens")
+        reply, prompt_tokens, completion_tokens, cut = self._reply(
+            texts, max_tokens if isinstance(max_tokens, int) else None
+        )
+        finish = "length" if cut else "stop"
         with self._lock:
             number = next(self._ids)
         return {
@@ -645,6 +851,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     server.start()
     print(f"Fake OpenAI-compatible server listening; base URL: {server.base_url}", flush=True)
+    print(f"YandexGPT base URL: {server.url} (any folder ID)", flush=True)
     try:
         while True:
             time.sleep(3600)

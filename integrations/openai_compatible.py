@@ -16,11 +16,19 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 import httpx
 
-from .base import ChatRequest, ChatResult, Provider, ProviderConfig, SettingField, register
+from .base import (
+    ChatRequest,
+    ChatResult,
+    Provider,
+    ProviderConfig,
+    SettingField,
+    mask_secret,
+    register,
+)
 from .errors import (
     AuthError,
     BadRequest,
@@ -33,7 +41,6 @@ from .errors import (
     ServerError,
     Unreachable,
 )
-from .urls import check_base_url
 
 __all__ = ["OpenAICompatible"]
 
@@ -51,10 +58,20 @@ _PROTECTED_HEADERS = frozenset(
     {"authorization", "content-type", "content-length", "host", "transfer-encoding", "connection"}
 )
 
-_CONTEXT_RE = re.compile(r"maximum context length|context[ _-]length|context window", re.I)
+_CONTEXT_RE = re.compile(
+    r"maximum context length|context[ _-]length|context window"
+    # YandexGPT: "number of input tokens must be no more than 8192, got 9000".
+    r"|input tokens must be no more than",
+    re.I,
+)
 _QUOTA_RE = re.compile(r"insufficient[_ ]quota|exceeded your current quota", re.I)
-_BEARER_RE = re.compile(r"(Bearer\s+)\S+", re.I)
-_KEYLIKE_RE = re.compile(r"\b(sk|gsk|xai)[-_][A-Za-z0-9_\-]{12,}")
+_BEARER_RE = re.compile(r"((?:Bearer|Api-Key)\s+)\S+", re.I)
+# OpenAI-style keys, Yandex Cloud IAM tokens (t1.…) and API keys (AQVN…).
+_KEYLIKE_RE = re.compile(
+    r"\b(?:(?:sk|gsk|xai)[-_][A-Za-z0-9_\-]{12,}|t1\.[A-Za-z0-9_\-.]{20,}|AQVN[A-Za-z0-9_\-]{20,})"
+)
+# Prefixes people paste together with the key (the whole header value from a guide).
+_KEY_SCHEMES = ("bearer ", "api-key ")
 
 _PROVIDER_TEXT_LIMIT = 400
 
@@ -74,6 +91,11 @@ def _size(nbytes: int) -> str:
     if nbytes >= 1024:
         return f"{nbytes / 1024:.0f} KB"
     return _plural(nbytes, "byte")
+
+
+def _a(name: str) -> str:
+    """``name`` with its indefinite article: "an OpenAI-compatible", "a YandexGPT"."""
+    return f"an {name}" if name[:1].lower() in "aeio" else f"a {name}"
 
 
 def _looks_like_html(body: bytes, content_type: str) -> bool:
@@ -166,6 +188,15 @@ class OpenAICompatible(Provider):
         ),
     )
 
+    #: Path of the chat endpoint, appended to the normalised base URL.
+    chat_path: ClassVar[str] = "/chat/completions"
+    #: How error messages name this API, and what they say a right base URL looks like.
+    api_name: ClassVar[str] = "OpenAI-compatible"
+    base_url_hint: ClassVar[str] = "it usually ends with /v1"
+    #: Header that carries config.organization ("" = never sent) and its name in messages.
+    organization_header: ClassVar[str] = "OpenAI-Organization"
+    organization_label: ClassVar[str] = "organization id"
+
     #: Connect timeout of one attempt in seconds (the read timeout is config.timeout).
     connect_timeout: float = 10.0
     #: Listing models is interactive (settings page), so give up sooner.
@@ -214,7 +245,7 @@ class OpenAICompatible(Provider):
     # ----------------------------------------------------------------- public API
 
     def chat(self, request: ChatRequest) -> ChatResult:
-        """POST the request to ``{base_url}/chat/completions`` and return the answer.
+        """POST the request to ``{base_url}{chat_path}`` and return the answer.
 
         Retries transient failures with exponential backoff (full jitter), honouring
         Retry-After, within ``config.max_attempts`` and ``config.deadline``.
@@ -223,13 +254,10 @@ class OpenAICompatible(Provider):
             IntegrationError: a subclass describing why no answer was obtained.
         """
         start = self._clock()
-        try:
-            payload = request.to_payload()
-        except ValueError as exc:
-            raise BadRequest(f"The request could not be built: {exc}") from None
+        payload = self._build_payload(request)
         data, attempts = self._call(
             "POST",
-            "/chat/completions",
+            self.chat_path,
             payload,
             request.extra_headers,
             self.config.max_attempts,
@@ -275,6 +303,51 @@ class OpenAICompatible(Provider):
         }
         return sorted(ids)
 
+    def describe_request(self, request: ChatRequest) -> dict[str, Any]:
+        """What ``chat(request)`` sends, for a run log: the URL, the headers that matter with
+        the credential masked (``Bearer sk-…a1b2``) and extra header values hidden (they
+        may be credentials too), and the JSON body exactly as it is sent.
+
+        Raises:
+            IntegrationError: the request or the base URL cannot be used (nothing is sent).
+        """
+        base = self.check_base_url(self.config.base_url, allow_local=True, resolve=False)
+        headers: dict[str, str] = {}
+        key = _clean_key(self.config.api_key)
+        if key:
+            scheme, _, credential = self._authorization(key).partition(" ")
+            headers["Authorization"] = f"{scheme} {mask_secret(credential)}"
+        organization = self.config.organization.strip()
+        if organization and self.organization_header:
+            headers[self.organization_header] = organization
+        for source in (self.config.extra_headers, request.extra_headers):
+            for name in source:
+                if name.lower() not in _PROTECTED_HEADERS:
+                    headers[name] = "•••"
+        body = self._build_payload(request)
+        return {"url": base + self.chat_path, "headers": headers, "body": body}
+
+    # ----------------------------------------------------------------- hooks
+
+    def _build_payload(self, request: ChatRequest) -> dict[str, Any]:
+        """The JSON body of a chat call (Chat Completions here).
+
+        Raises:
+            BadRequest: the request cannot be turned into a body; nothing is sent.
+        """
+        try:
+            return request.to_payload()
+        except ValueError as exc:
+            raise BadRequest(f"The request could not be built: {exc}") from None
+
+    def _authorization(self, key: str) -> str:
+        """The Authorization header value for ``key`` (cleaned, never empty)."""
+        return f"Bearer {key}"
+
+    def _error_details(self, content: bytes) -> _ErrorInfo:
+        """Message, code and status read from an error body (scrubbed of the key)."""
+        return _error_info(content, self.config.api_key)
+
     # ----------------------------------------------------------------- transport
 
     def _headers(self, request_headers: Mapping[str, str], has_body: bool) -> httpx.Headers:
@@ -301,12 +374,14 @@ class OpenAICompatible(Provider):
                     "The API key contains characters that are not allowed (spaces or "
                     "non-Latin letters). Paste the key again in the integration settings."
                 )
-            headers["Authorization"] = f"Bearer {key}"
+            headers["Authorization"] = self._authorization(key)
         organization = self.config.organization.strip()
-        if organization:
-            if not _valid_header("OpenAI-Organization", organization):
-                raise BadRequest("The organization id contains characters that are not allowed.")
-            headers["OpenAI-Organization"] = organization
+        if organization and self.organization_header:
+            if not _valid_header(self.organization_header, organization):
+                raise BadRequest(
+                    f"The {self.organization_label} contains characters that are not allowed."
+                )
+            headers[self.organization_header] = organization
         return headers
 
     def _exchange(
@@ -354,7 +429,7 @@ class OpenAICompatible(Provider):
     ) -> tuple[Any, int]:
         """Run the retry loop; return the decoded JSON of a 2xx reply and the attempts."""
         config = self.config
-        base = check_base_url(config.base_url, allow_local=config.allow_local)
+        base = self.check_base_url(config.base_url, allow_local=config.allow_local)
         url = base + path
         where = httpx.URL(base).host
         headers = self._headers(request_headers, payload is not None)
@@ -481,21 +556,21 @@ class OpenAICompatible(Provider):
             # JSON is tried first: some gateways label good JSON replies as text/html.
             if _looks_like_html(content, headers.get("content-type", "")):
                 raise BadResponse(
-                    f"The address {base} answered with a web page, not an OpenAI-compatible "
-                    "API. Check the base URL (it usually ends with /v1).",
+                    f"The address {base} answered with a web page, not {_a(self.api_name)} "
+                    f"API. Check the base URL ({self.base_url_hint}).",
                     status_code=status,
                     attempts=attempt,
                 ) from None
             raise BadResponse(
-                "The provider's reply is not valid JSON, so this does not look like an "
-                "OpenAI-compatible endpoint. Check the base URL.",
+                "The provider's reply is not valid JSON, so this does not look like "
+                f"{_a(self.api_name)} endpoint. Check the base URL.",
                 status_code=status,
                 attempts=attempt,
             ) from None
         if isinstance(data, dict) and "error" in data and "choices" not in data:
             # Some gateways (OpenRouter among them) report upstream failures with
             # HTTP 200 and an error object; treat it like the status it names.
-            info = _error_info(content, self.config.api_key)
+            info = self._error_details(content)
             if info.status is not None and 400 <= info.status < 600:
                 return self._classify_info(info.status, info, model, None, base)
             raise BadResponse(
@@ -578,17 +653,18 @@ class OpenAICompatible(Provider):
                     "check the base URL (for example https:// instead of http://)."
                 ),
             )
-        info = _error_info(content, self.config.api_key)
+        info = self._error_details(content)
         html = _looks_like_html(content, headers.get("content-type", ""))
-        if status in (404, 405) and (html or info.message is None or path == "/models"):
-            # A 404 without an OpenAI-style error body means there is no API at this path.
+        if status in (404, 405) and (html or info.message is None or path != self.chat_path):
+            # A 404 without an error body, or on a call other than chat (which names a model),
+            # means there is no API at this path.
             return _Failure(
                 BadResponse,
                 status,
                 False,
                 lambda n: (
-                    f"There is no OpenAI-compatible API at {base} (HTTP {status}); "
-                    "check the base URL (it usually ends with /v1)."
+                    f"There is no {self.api_name} API at {base} (HTTP {status}); "
+                    f"check the base URL ({self.base_url_hint})."
                 ),
             )
         return self._classify_info(status, info, model, headers, base)
@@ -713,8 +789,10 @@ class OpenAICompatible(Provider):
 def _clean_key(key: str) -> str:
     key = key.strip()
     # People paste the whole header value from provider docs.
-    if key.lower().startswith("bearer "):
-        key = key[7:].strip()
+    for scheme in _KEY_SCHEMES:
+        if key.lower().startswith(scheme):
+            key = key[len(scheme) :].strip()
+            break
     return key
 
 

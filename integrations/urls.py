@@ -42,13 +42,22 @@ def _refuse(reason: str) -> UrlPolicyError:
     return UrlPolicyError(reason)
 
 
-def normalize_base_url(url: str) -> str:
+def normalize_base_url(
+    url: str,
+    *,
+    api_suffixes: tuple[str, ...] = _API_SUFFIXES,
+    default_path: str = "/v1",
+) -> str:
     """Bring a user-typed base URL to the canonical ``scheme://host[:port]/path`` form.
 
     ``https://host``, ``https://host/v1``, ``https://host/v1/`` and
     ``https://host/v1/chat/completions`` all become ``https://host/v1``; a port is kept;
     other paths are kept minus a trailing slash and minus a trailing
     ``/chat/completions`` or ``/models``. The host name is lower-cased.
+
+    Providers with another API layout pass their own ``api_suffixes`` (endpoint paths
+    stripped from the end, compared case-insensitively) and ``default_path`` (used when
+    nothing is left; "" keeps the bare host).
 
     Raises:
         UrlPolicyError: the text is not a usable http(s) URL (other scheme, no host,
@@ -90,12 +99,12 @@ def normalize_base_url(url: str) -> str:
     stripped = True
     while stripped:
         stripped = False
-        for suffix in _API_SUFFIXES:
-            if path.lower().endswith(suffix):
+        for suffix in api_suffixes:
+            if suffix and path.lower().endswith(suffix.lower()):
                 path = path[: -len(suffix)].rstrip("/")
                 stripped = True
     if not path:
-        path = "/v1"
+        path = default_path
 
     host = hostname.lower()
     netloc = f"[{host}]" if ":" in host else host
@@ -146,7 +155,14 @@ def _literal_address(host: str) -> IPAddress | None:
         return None
 
 
-def check_base_url(url: str, *, allow_local: bool, resolve: bool = True) -> str:
+def check_base_url(
+    url: str,
+    *,
+    allow_local: bool,
+    resolve: bool = True,
+    api_suffixes: tuple[str, ...] = _API_SUFFIXES,
+    default_path: str = "/v1",
+) -> str:
     """Normalise ``url`` and check it against the URL policy; return the normalised URL.
 
     With ``allow_local=False`` the host must not be ``localhost`` nor be or resolve to a
@@ -154,11 +170,12 @@ def check_base_url(url: str, *, allow_local: bool, resolve: bool = True) -> str:
     unspecified, multicast, reserved or otherwise non-global address. With
     ``resolve=True`` host names are looked up and every returned address is checked;
     a failed lookup is not a reason to refuse (the call will fail as Unreachable).
+    ``api_suffixes`` and ``default_path`` are passed to ``normalize_base_url``.
 
     Raises:
         UrlPolicyError: malformed URL, or a local address while local ones are refused.
     """
-    normalized = normalize_base_url(url)
+    normalized = normalize_base_url(url, api_suffixes=api_suffixes, default_path=default_path)
     if allow_local:
         return normalized
     parts = urlsplit(normalized)

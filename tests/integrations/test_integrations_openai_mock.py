@@ -124,6 +124,32 @@ def test_chat_posts_the_payload_with_auth_and_json_headers(fake_clock: Any) -> N
     assert "openai-organization" not in sent.headers
 
 
+def test_describe_request_matches_the_request_sent_with_secrets_masked(fake_clock: Any) -> None:
+    """The run log's record of a call: same URL and body as what goes out; the key masked,
+    extra header values (possibly credentials) hidden, the organization shown."""
+    recorder = Recorder(ok())
+    provider = make(
+        recorder,
+        fake_clock,
+        base_url="https://llm.example.com",
+        organization="org-1",
+        extra_headers={"api-key": "hdr-secret-value"},
+    )
+    request = ChatRequest("gpt-test", [Message("user", "Hello")], extra_headers={"X-Title": "T"})
+    described = provider.describe_request(request)
+    provider.chat(request)
+    (sent,) = recorder.requests
+    assert described["url"] == str(sent.url) == f"{BASE}/chat/completions"
+    assert described["body"] == json.loads(sent.content)
+    assert described["headers"] == {
+        "Authorization": f"Bearer sk-proj-…{KEY[-4:]}",
+        "OpenAI-Organization": "org-1",
+        "api-key": "•••",
+        "X-Title": "•••",
+    }
+    assert KEY not in str(described) and "hdr-secret-value" not in str(described)
+
+
 @pytest.mark.parametrize(
     "typed",
     ["https://llm.example.com", "https://llm.example.com/v1/", f"{BASE}/chat/completions"],

@@ -1,8 +1,6 @@
-"""Chat messages from a run's context, and the request as recorded in the run log."""
+"""Chat messages from a run's context (the prompt and the chosen thread context)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import integrations as llm
 
@@ -32,20 +30,3 @@ def build_messages(ctx: RunContext, mode: str, system: str, prompt: str) -> list
     messages.extend(_as_message(item) for item in history)
     messages.append(llm.Message(role="user", content=prompt))
     return messages
-
-
-def masked_request(integration: Any, request: llm.ChatRequest) -> dict[str, Any]:
-    """What was sent, for the run log: URL, header names with masked values, the JSON body."""
-    headers: dict[str, str] = {}
-    if integration.api_key_hint:
-        headers["Authorization"] = f"Bearer {integration.api_key_hint}"
-    if integration.organization:
-        headers["OpenAI-Organization"] = integration.organization
-    for name in {**(integration.extra_headers or {}), **dict(request.extra_headers)}:
-        headers[name] = "•••"
-    base = integration.base_url or ""
-    return {
-        "url": f"{base}/chat/completions" if base else f"({integration.kind}: offline)",
-        "headers": headers,
-        "body": request.to_payload(),
-    }

@@ -32,7 +32,7 @@ from ..services import users as users_service
 from ..services.integrations import provider_config
 from . import operations as ops
 from .context import RunContext, load
-from .messages import build_messages, masked_request
+from .messages import build_messages
 from .variables import INFOBLOCK_FIELDS, build_context, render
 
 log = logging.getLogger(__name__)
@@ -220,7 +220,7 @@ def _llm_request(ctx: RunContext, index: int, op: dict[str, Any]) -> None:
     )
     try:
         provider = _provider(ctx, integration)
-        sent = masked_request(integration, request)
+        sent = provider.describe_request(request)  # what is sent, secrets masked
     except (ValueError, llm.IntegrationError) as exc:
         raise RunFailed(getattr(exc, "user_message", None) or str(exc)) from None
 

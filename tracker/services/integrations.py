@@ -55,6 +55,24 @@ def is_offline(kind: str) -> bool:
         return False
 
 
+def default_base_url(kind: str) -> str:
+    """The base URL used when none is given: the kind's own (YandexGPT's), else OpenAI's."""
+    try:
+        declared = llm.get_provider_class(kind).setting_defaults().get("base_url")
+    except LookupError:
+        declared = None
+    return declared or OPENAI_DEFAULT_BASE
+
+
+def _check_base_url(kind: str, url: str, *, allow_local: bool) -> str:
+    """Normalise `url` the way providers of `kind` expect (YandexGPT has no /v1) and police it."""
+    try:
+        provider = llm.get_provider_class(kind)
+    except LookupError:
+        return llm.check_base_url(url, allow_local=allow_local)
+    return provider.check_base_url(url, allow_local=allow_local)
+
+
 def stored_headers(integration: Integration) -> dict[str, str]:
     """The extra headers in clear (values are encrypted at rest); ValueError if undecryptable."""
     return {
@@ -145,6 +163,7 @@ def _apply(session: Session, integration: Integration, data: dict[str, Any]) -> 
         if other is not None and other.id != integration.id:
             raise Conflict(f"An integration named '{name}' already exists.", field="name")
         integration.name = name
+    previous_kind = integration.kind
     if "kind" in data:
         kind = data["kind"]
         if not isinstance(kind, str) or kind not in llm.PROVIDERS:
@@ -153,15 +172,21 @@ def _apply(session: Session, integration: Integration, data: dict[str, Any]) -> 
             )
         integration.kind = kind
     offline = is_offline(integration.kind)
-    if "base_url" in data or not integration.base_url:
-        raw = data.get("base_url") or ("" if offline else OPENAI_DEFAULT_BASE)
+    # Switching kind replaces the old kind's default URL (OpenAI's -> YandexGPT's) too.
+    kind_default_left = (
+        integration.kind != previous_kind
+        and bool(integration.base_url)
+        and integration.base_url == default_base_url(previous_kind)
+    )
+    if "base_url" in data or not integration.base_url or kind_default_left:
+        raw = data.get("base_url") or ("" if offline else default_base_url(integration.kind))
         if offline:
             integration.base_url = ""
         else:
             raw = validate.text(raw, "base_url", max_len=500, label="Base URL")
             try:
-                integration.base_url = llm.check_base_url(
-                    raw, allow_local=settings.allow_local_endpoints(session)
+                integration.base_url = _check_base_url(
+                    integration.kind, raw, allow_local=settings.allow_local_endpoints(session)
                 )
             except llm.UrlPolicyError as exc:
                 raise ValidationError(str(exc), field="base_url") from None
@@ -180,6 +205,10 @@ def _apply(session: Session, integration: Integration, data: dict[str, Any]) -> 
         integration.default_model = validate.text(
             data["default_model"], "default_model", max_len=200, required=False
         ) or _default_model(integration.kind)
+    elif integration.kind != previous_kind and integration.default_model == _default_model(
+        previous_kind
+    ):
+        integration.default_model = _default_model(integration.kind)
     if "timeout_seconds" in data and data["timeout_seconds"] not in (None, ""):
         try:
             timeout = float(data["timeout_seconds"])
@@ -195,7 +224,16 @@ def _apply(session: Session, integration: Integration, data: dict[str, Any]) -> 
 
 
 def _default_model(kind: str) -> str:
-    return "echo-1" if is_offline(kind) else "gpt-3.5-turbo"
+    if is_offline(kind):
+        return "echo-1"
+    if kind != "openai":
+        try:
+            declared = llm.get_provider_class(kind).setting_defaults().get("default_model")
+        except LookupError:
+            declared = None
+        if declared:
+            return declared  # yandexgpt: yandexgpt-lite/latest
+    return "gpt-3.5-turbo"
 
 
 def create_integration(*, session: Session, data: dict[str, Any]) -> Integration:
@@ -245,7 +283,7 @@ def provider_config(
         assert session is not None
         allow_local = settings.allow_local_endpoints(session)
     return llm.ProviderConfig(
-        base_url=integration.base_url or OPENAI_DEFAULT_BASE,
+        base_url=integration.base_url or default_base_url(integration.kind),
         api_key=secrets.decrypt(integration.api_key_encrypted),
         organization=integration.organization,
         extra_headers=stored_headers(integration),

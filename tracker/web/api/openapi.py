@@ -6,6 +6,8 @@ from typing import Any
 
 from flask import jsonify
 
+import integrations as llm
+
 from . import bp
 
 Schema = dict[str, Any]
@@ -313,6 +315,7 @@ def _errors(*codes: int) -> dict[str, Schema]:
         403: "Admins only",
         404: "Not found",
         409: "Conflict",
+        413: "Request body larger than 1 MiB",
     }
     return {str(c): {"description": text[c], **_json(_ref("Error"))} for c in codes}
 
@@ -334,6 +337,7 @@ def _op(
     op["responses"].update(_errors(401, *errors, *((403,) if admin else ())))
     if body:
         op["requestBody"] = {"required": True, **_json(_ref(body))}
+        op["responses"].update(_errors(413))
     if params:
         op["parameters"] = params
     return op
@@ -552,7 +556,7 @@ SCHEMAS.update(
             "description": "null leaves a field unset (its default).",
             "properties": {
                 "name": _name(120),
-                "kind": {"enum": ["openai", "echo"]},
+                "kind": {"enum": sorted(llm.PROVIDERS)},
                 "base_url": _nullable(
                     {
                         **_text(500),
