@@ -209,9 +209,9 @@ def _slow(slow: dict[str, Any]) -> str:
         "flight); the "
         "README's production section says so, and the PostgreSQL connection budget must "
         "allow 50 per process; (b) less work per message in "
-        "the worker, so the consumer wins the GIL sooner — `runner.execute` did 22 "
-        "statements in 6 transactions, re-reads the `Run` for every effect and decrypts the "
-        "API key for each command (problem 3 below); "
+        "the worker, so the consumer wins the GIL sooner — `runner.execute` went from 22 "
+        "statements in 6 transactions to 15 in 4 here (problem 3 below), and a worker host "
+        "could skip the INFO log line per message; "
         "(c) a host whose two cores are not also serving the web app and the database."
     )
     return "\n".join(text)
@@ -240,22 +240,23 @@ def _overhead(over: dict[str, Any]) -> str:
             f"Redis and the worker then pick the job up in about {pickup} ms (the broker "
             "really does deliver at once: BRPOP wakes the consumer, prefetch is never the "
             f"limit at this rate); the worker's own work is {work} ms between claiming the run "
-            "and building the reply, plus the commits of the reply and the final state. The "
+            "and building the reply, plus the one commit of the reply, the LLM result and "
+            "the final state. The "
             "worker work is CPU, not waiting: "
             f"{over['worker_cpu_ms_per_command']} ms of worker CPU per command and "
             f"{over['web_cpu_ms_per_post']} ms of gunicorn CPU per POST. Of the worker's "
-            "share, about 13 ms is `runner.execute` itself (12.9 ms per command when the "
-            "runner is called in-process, without Celery, on the quiet machine) and the rest "
-            "is Celery's per-message work in the consumer thread (BRPOP, the late ack, the "
-            "`received`/`succeeded` INFO log lines) and thread hand-offs. "
+            "share, most is `runner.execute` itself and the rest is Celery's per-message work "
+            "in the consumer thread (BRPOP, the late ack, the `received`/`succeeded` INFO log "
+            "lines) and thread hand-offs. "
             + _profile_split(over)
             + "The profile shows "
             "SQLAlchemy ORM execution (`Session.get`/`Session.execute`, compiling and cache-key "
-            "generation, result processing) as the bulk; the claim's `UPDATE` also pays for "
-            "SQLAlchemy's `synchronize_session='auto'` evaluator on every call. Measured "
-            "in-process during development: 22 SQL statements, 7 pool checkouts (each "
-            "pre-pinged) and 5 commits per command (5 × `SELECT run`, 5 × `UPDATE run`, 3 × "
-            "`SELECT comment` among them).",
+            "generation, result processing) as the bulk. Counted in-process on PostgreSQL "
+            "(200 commands): 15 SQL statements in 4 transactions per command — claim; load "
+            "(run, task, scenario, template, status, trigger comment, the users it names and "
+            "the bot, integrations, one setting); record the request; reply + LLM result + "
+            "'done' — down from 22 statements in 6 transactions before the runner changes "
+            "of problem 3.",
             "",
             (
                 f"The p50 target is {'met, with' if over['ok_p50'] else 'missed by'} "
@@ -263,10 +264,12 @@ def _overhead(over: dict[str, Any]) -> str:
                 "nearly all of it is the fixed per-command work in the web request and the "
                 "worker, not waiting. Under the load of benchmark 1 the same path is "
                 "dominated instead by waiting in Redis for the worker's consumer thread. "
-                "What would lower it: the runner changes listed under problem 3 (fewer "
-                "transactions and re-reads per command) — each avoided statement is ~0.5 ms "
-                "of worker CPU plus a PostgreSQL round trip — and, in the web request, "
-                "fewer statements around the comment insert."
+                "Runs of this benchmark vary by a few ms at p50 and far more at p99 with "
+                "what else the machine did just before (a run right after benchmark 1, with "
+                "the 5-minute load at 2.3, gave p50 32.3 ms and p99 195 ms). What would "
+                "lower it further: the remaining runner ideas under problem 3 — each avoided "
+                "statement is ~0.5 ms of worker CPU plus a PostgreSQL round trip — and, in the "
+                "web request, fewer statements around the comment insert."
             ),
         ]
     )
@@ -363,10 +366,10 @@ def _web(web: dict[str, Any]) -> str:
     )
     lines.append("")
     lines.append(
-        "**API list:** 29 SQL statements per request for 25 tasks: `serialize.task` calls "
-        "`session.get(Status, …)` per task and the session's identity map is weak, so the same "
-        "status is fetched again for every row (25 × `SELECT status`). Loading the statuses "
-        "once per request (as the HTML list does with `TaskView.lookups`) leaves 4 statements."
+        "**API list:** the statuses are loaded once per request, so a page of 25 tasks takes 4 "
+        "SQL statements. It took 29 when `serialize.task` called `session.get(Status, …)` per "
+        "task (the session's identity map is weak, so the same status was fetched again for "
+        "every row); the previous report measured 84 req/s for this endpoint then."
     )
     lines.append("")
     if len(modes) > 1:
@@ -442,13 +445,18 @@ PROBLEMS_TEXT = """## Problems found, and where they stand
    and the late acknowledgements go out from the same main thread, so a threads-pool worker
    hands out roughly 35-45 messages/s while 100+ of its threads run ORM code; Redis then
    holds a backlog of hundreds of messages while many pool threads sit idle. The ORM work
-   per command is large for what it does: `runner.execute` ran 22 statements with 7 pool
+   per command was large for what it does: `runner.execute` ran 22 statements with 7 pool
    checkouts in 6 transactions (claim; load; provider config; record_start; record_result;
-   reply; done), 12.9 ms of CPU per command measured in-process on a quiet machine. Since
-   then the run context loads only the users it names, and the reply and the run's `done`
-   state commit together (one transaction fewer); the remaining ideas: merge
-   record_result into the reply's transaction, cache the decrypted provider config per
-   integration version, and `synchronize_session=False` on the claim's `UPDATE`.
+   reply; done). *Reduced:* the LLM result, the reply and the run's `done` state now commit
+   together, the settings and the bot author are read with the rest of the context, the
+   thread is read only when an operation sends it, the reply's insert skips the effect-key
+   lookup when the run's progress shows it is new, and the claim's `UPDATE` skips the
+   session-synchronisation evaluator: 15 statements in 4 transactions (benchmark 2), worker
+   CPU per command 18.8 → 16.4 ms and its claim → reply p50 17.3 → 15.2 ms on the quiet
+   machine; ratio of benchmark 1 2.14 → 1.73 (median runs; the previous report against this
+   one). Still open: the consumer thread
+   itself; caching the decrypted provider config per integration version would save an
+   HKDF + Fernet per command.
 4. **Sweep and backlog** — *fixed.* A run waiting in Redis behind a backlog longer than
    `RUN_REQUEUE_AFTER` (30 s) looked stale and was published again every sweep, growing the
    very queue that was late (each duplicate harmless, but a delivery and a claim `UPDATE`).

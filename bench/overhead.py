@@ -155,10 +155,12 @@ def run() -> dict[str, Any]:
                 "201 received -> run claimed (broker + worker pickup + claim)": _ms(
                     answered_to_claim
                 ),
-                "run claimed -> reply built, LLM call excluded (load, 2 commits, render)": _ms(
+                "run claimed -> reply built, LLM call excluded (load, 1 commit, render)": _ms(
                     claim_to_reply
                 ),
-                "reply built -> run finished (reply commit + 'done' commit)": _ms(reply_to_done),
+                "reply built -> run finished (reply, result and 'done' in one commit)": _ms(
+                    reply_to_done
+                ),
             },
             "cpu": cpu,
             "worker_cpu_ms_per_command": round(1000 * cpu["process_cpu_s"]["worker"] / COMMANDS, 1),
