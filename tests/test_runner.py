@@ -3,13 +3,14 @@ a run resumes after its last finished operation and gives up after too many deli
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
 from flask import Flask
 from sqlmodel import select
 
-from tests.conftest import Api
+from tests.conftest import Api, wait_for
 from tracker.automation import runner
 from tracker.db import new_session
 from tracker.models import Comment, Run
@@ -81,6 +82,36 @@ def test_a_run_is_not_taken_while_its_lease_holds(
     assert fake_llm.chat_requests == [] and _bot_comments(app, run_id) == []
 
 
+def test_an_execution_whose_lease_ran_out_cannot_write_beside_the_one_that_took_over(
+    app: Flask, admin_api: Api, workspace: Any, fake_llm: Any
+) -> None:
+    """A slow call outlives the lease; another delivery takes the run over and answers. The
+    first execution's late answer must not add a reply, an error comment or a state."""
+    run_id = _setup(admin_api, workspace, fake_llm)
+    fake_llm.latency = 1.5
+    outcome: dict[str, str] = {}
+
+    def first() -> None:
+        with app.app_context():
+            outcome["first"] = runner.execute(run_id)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    wait_for(lambda: fake_llm.chat_requests, timeout=10, message="the first call")
+    _set_run(app, run_id, lease_until=utcnow() - timedelta(seconds=1))  # its lease runs out
+    with app.app_context():
+        outcome["second"] = runner.execute(run_id)  # takes over; answers after the first
+    thread.join(timeout=30)
+    assert outcome == {"first": "superseded", "second": "done"}
+    comments = _bot_comments(app, run_id)
+    assert [(c.text, c.is_error) for c in comments] == [("Fake reply to: hello", False)]
+    with app.app_context(), new_session() as session:
+        run = session.get(Run, run_id)
+        assert run is not None
+        assert (run.status, run.attempts, run.progress) == ("done", 2, 2) and not run.error
+    assert len(fake_llm.chat_requests) == 2
+
+
 def test_a_run_whose_workers_keep_dying_fails_with_one_error_comment(
     app: Flask, admin_api: Api, workspace: Any, fake_llm: Any
 ) -> None:
@@ -126,11 +157,16 @@ def test_sweep_resends_stale_queued_runs_only_when_no_message_waits(
         assert runner.sweep()["requeued"] == 0  # its new message waits: not again
     _set_run(app, run_id, enqueued_at=stale)
     with app.app_context():
-        assert runner.sweep()["requeued"] == 0  # still waiting, however old
+        assert runner.sweep()["requeued"] == 0  # still waiting behind a backlog: not yet
+    patience = app.config["RUN_REQUEUE_AFTER"] * runner.BACKLOG_PATIENCE
+    _set_run(app, run_id, enqueued_at=utcnow() - timedelta(seconds=patience + 5))
+    with app.app_context():
+        assert runner.sweep()["requeued"] == 1  # so old that it is re-sent all the same
+        assert runner.sweep()["requeued"] == 0  # once per patience period, not per sweep
         assert runner.execute(run_id) == "done"
         assert runner.sweep()["requeued"] == 0
     assert [c.text for c in _bot_comments(app, run_id)] == ["Fake reply to: hello"]
-    assert _purge_queue(app) == 1  # the sweep sent one copy in all, not one per sweep
+    assert _purge_queue(app) == 2  # one copy per patience period, not one per sweep
 
 
 def test_sweep_requeues_orphaned_runs_even_behind_a_backlog(

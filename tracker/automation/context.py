@@ -40,6 +40,8 @@ class RunContext:
     deferred: list[Any] = field(default_factory=list)
     bot_id: int | None = None
     allow_local_endpoints: bool = False
+    # The run's delivery count when this execution claimed it: the fencing token of its writes.
+    attempts: int = 0
 
 
 def _task_url(task_id: int) -> str:
@@ -117,6 +119,7 @@ def load(session: Session, run: Run) -> RunContext:
         run_id=run.id,  # type: ignore[arg-type]
         task_id=task.id,  # type: ignore[arg-type]
         progress=run.progress,
+        attempts=run.attempts,
         infoblock=dict(run.infoblock or {}),
         operations=operations,
         error_template=(scenario.error_template if scenario else "") or "",

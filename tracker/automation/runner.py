@@ -49,6 +49,11 @@ def _infoblock(values: dict[str, Any]) -> dict[str, Any]:
     return {f: "" if values.get(f) is None else values[f] for f in INFOBLOCK_FIELDS}
 
 
+class Superseded(Exception):
+    """This execution no longer owns the run: another delivery claimed it after its lease
+    ran out, or the run has ended. It stops without writing anything."""
+
+
 class RunFailed(Exception):
     """An operation failed in a way the user should read about (the message is plain)."""
 
@@ -132,6 +137,12 @@ def _commit_effect(run_id: int, apply: Any, ctx: RunContext | None = None) -> No
     Updates the run deferred in `ctx.deferred` (an LLM result waiting for the reply built
     from it) are applied first, in the same transaction: one commit instead of two.
 
+    Fencing: with `ctx`, the write happens only while the run is still running under the
+    delivery this execution claimed (`ctx.attempts`); otherwise `Superseded` is raised and
+    nothing is written, so an execution whose lease ran out (a slow call, a paused worker)
+    can never post next to the one that took the run over, nor reopen or fail an ended run.
+    Each write also renews the lease: it is always taken right before an LLM call.
+
     A unique violation can surface while `apply` flushes (the bot user created on first use
     by several runs at once) as well as at commit (the effect key): either way the attempt is
     rolled back and made again, and then sees the row the other transaction inserted.
@@ -142,6 +153,12 @@ def _commit_effect(run_id: int, apply: Any, ctx: RunContext | None = None) -> No
             try:
                 run = session.get(Run, run_id)
                 assert run is not None
+                if ctx is not None:
+                    if run.status != RUN_RUNNING or run.attempts != ctx.attempts:
+                        raise Superseded(run_id)
+                    run.lease_until = utcnow() + timedelta(
+                        seconds=current_app.config["RUN_LEASE"]
+                    )
                 for step in steps:
                     step(session, run)
                 session.add(run)
@@ -258,7 +275,7 @@ def _llm_request(ctx: RunContext, index: int, op: dict[str, Any]) -> None:
         run.prompt_tokens, run.completion_tokens = result.prompt_tokens, result.completion_tokens
         run.total_tokens, run.latency_ms = result.total_tokens, result.latency_ms
         run.llm_attempts = result.attempts
-        run.progress = index + 1
+        run.progress = max(run.progress, index + 1)
 
     # Committed with the next effect (usually the reply): if the worker dies before that,
     # the call is made again, which a redelivered run may do anyway.
@@ -309,7 +326,7 @@ HANDLERS = {ops.LLM_REQUEST: _llm_request, ops.ADD_COMMENT: _add_comment}
 
 
 def execute(run_id: int) -> str:
-    """Execute one run; safe to call any number of times for the same id."""
+    """Execute one run; safe to call any number of times for the same id, also at once."""
     if not claim(run_id):
         return "skipped"
     with new_session() as session:
@@ -317,6 +334,14 @@ def execute(run_id: int) -> str:
         assert run is not None
         giving_up = run.attempts > current_app.config["RUN_MAX_JOB_ATTEMPTS"]
         ctx = load(session, run)
+    try:
+        return _execute(ctx, run_id, giving_up)
+    except Superseded:
+        log.info("run %s: taken over by another delivery or ended; this one stops", run_id)
+        return "superseded"
+
+
+def _execute(ctx: RunContext, run_id: int, giving_up: bool) -> str:
     if giving_up:
         _fail(
             ctx,
@@ -335,6 +360,8 @@ def execute(run_id: int) -> str:
     except RunFailed as exc:
         _fail(ctx, run_id, exc.message, exc.infoblock)
         return RUN_FAILED
+    except Superseded:
+        raise
     except Exception:
         log.exception("run %s failed unexpectedly", run_id)
         _fail(
@@ -367,26 +394,32 @@ def _requeue(session: Session, condition: Any, now: Any) -> list[int]:
     return [row[0] for row in result]
 
 
+BACKLOG_PATIENCE = 10
+
+
 def sweep() -> dict[str, int]:
     """Re-enqueue runs left queued (the broker was down or lost them) and runs whose worker
     died."""
     config = current_app.config
     now = utcnow()
-    stale = now - timedelta(seconds=config["RUN_REQUEUE_AFTER"])
+    # Runs whose message still waits in the broker behind a backlog look stale too: while
+    # messages wait, a queued run is re-sent only once it is BACKLOG_PATIENCE times as old
+    # (its message may have been lost all the same, e.g. by a broker restart during the
+    # backlog), so copies never pile onto a late queue faster than one per run per that
+    # time. With no message waiting, or when the broker cannot say, the normal age applies.
+    # A lease that expired always means a worker died.
+    backlog = dispatch.waiting_messages()
+    wait = config["RUN_REQUEUE_AFTER"] * (BACKLOG_PATIENCE if backlog else 1)
     still_queued = and_(
         col(Run.status) == RUN_QUEUED,
-        func.coalesce(col(Run.enqueued_at), col(Run.created_at)) < stale,
+        func.coalesce(col(Run.enqueued_at), col(Run.created_at)) < now - timedelta(seconds=wait),
     )
     lease_expired = and_(col(Run.status) == RUN_RUNNING, col(Run.lease_until) < now)
     # One conditional UPDATE per kind, so the condition is checked on the row as it is when
     # it is written: a run claimed (or finished) by a worker between a SELECT and the write
     # must not be put back to queued, or it would be executed twice at the same time.
-    # Runs whose message still waits in the broker behind a backlog look stale too: re-send
-    # queued runs only when no message waits (the broker lost them, or never got them) or
-    # when the broker cannot say. A lease that expired always means a worker died.
-    backlog = dispatch.waiting_messages()
     with new_session() as session:
-        queued = _requeue(session, still_queued, now) if not backlog else []
+        queued = _requeue(session, still_queued, now)
         orphaned = _requeue(session, lease_expired, now)
         session.commit()
     sent = dispatch.enqueue_ids([*queued, *orphaned])
