@@ -26,6 +26,7 @@ from .base import (
     Provider,
     ProviderConfig,
     SettingField,
+    is_secret_header,
     mask_secret,
     register,
 )
@@ -196,6 +197,8 @@ class OpenAICompatible(Provider):
     #: Header that carries config.organization ("" = never sent) and its name in messages.
     organization_header: ClassVar[str] = "OpenAI-Organization"
     organization_label: ClassVar[str] = "organization id"
+    #: Headers sent unless the integration's or the request's extra headers set them.
+    default_headers: ClassVar[Mapping[str, str]] = {}
 
     #: Connect timeout of one attempt in seconds (the read timeout is config.timeout).
     connect_timeout: float = 10.0
@@ -313,6 +316,11 @@ class OpenAICompatible(Provider):
         """
         base = self.check_base_url(self.config.base_url, allow_local=True, resolve=False)
         headers: dict[str, str] = {}
+        extras = {**self.config.extra_headers, **request.extra_headers}
+        overridden = {name.lower() for name in extras}
+        for name, value in self.default_headers.items():
+            if name.lower() not in overridden:
+                headers[name] = value
         key = _clean_key(self.config.api_key)
         if key:
             scheme, _, credential = self._authorization(key).partition(" ")
@@ -346,12 +354,21 @@ class OpenAICompatible(Provider):
 
     def _error_details(self, content: bytes) -> _ErrorInfo:
         """Message, code and status read from an error body (scrubbed of the key)."""
-        return _error_info(content, self.config.api_key)
+        return _error_info(content, self._secrets())
+
+    def _secrets(self) -> tuple[str, ...]:
+        """What must never appear in a message: the key and credential-like header values
+        (a gateway may echo an `api-key` header back in its error text)."""
+        headers = self.config.extra_headers
+        values = (v.strip() for k, v in headers.items() if is_secret_header(k))
+        return (self.config.api_key, *(v for v in values if len(v) >= 8))
 
     # ----------------------------------------------------------------- transport
 
     def _headers(self, request_headers: Mapping[str, str], has_body: bool) -> httpx.Headers:
-        headers = httpx.Headers({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        headers = httpx.Headers(
+            {"User-Agent": USER_AGENT, "Accept": "application/json", **self.default_headers}
+        )
         for source in (self.config.extra_headers, request_headers):
             for name, value in source.items():
                 if name.lower() in _PROTECTED_HEADERS:
@@ -804,11 +821,12 @@ def _valid_header(name: str, value: str) -> bool:
     )
 
 
-def _scrub(text: str, api_key: str) -> str:
+def _scrub(text: str, secrets: tuple[str, ...]) -> str:
     """Remove anything key-like from provider-supplied text before it reaches a message."""
-    key = _clean_key(api_key)
-    if key:
-        text = text.replace(key, "[redacted]")
+    for secret in secrets:
+        key = _clean_key(secret)
+        if key:
+            text = text.replace(key, "[redacted]")
     text = _BEARER_RE.sub(r"\1[redacted]", text)
     text = _KEYLIKE_RE.sub("[redacted]", text)
     text = " ".join(text.split())
@@ -817,14 +835,14 @@ def _scrub(text: str, api_key: str) -> str:
     return text
 
 
-def _error_info(content: bytes, api_key: str) -> _ErrorInfo:
+def _error_info(content: bytes, secrets: tuple[str, ...]) -> _ErrorInfo:
     """Read message/code/type from the error body shapes providers use."""
     try:
         data = json.loads(content)
     except ValueError:
         text = content[:1000].decode("utf-8", "replace").strip()
         if text and not _looks_like_html(content, "") and len(text) <= 300:
-            return _ErrorInfo(message=_scrub(text, api_key))
+            return _ErrorInfo(message=_scrub(text, secrets))
         return _ErrorInfo()
     if not isinstance(data, dict):
         return _ErrorInfo()
@@ -844,7 +862,7 @@ def _error_info(content: bytes, api_key: str) -> _ErrorInfo:
         kind = kind if kind is not None else data.get("type")
     status = code if isinstance(code, int) and not isinstance(code, bool) else None
     return _ErrorInfo(
-        message=_scrub(message, api_key) if isinstance(message, str) and message.strip() else None,
+        message=_scrub(message, secrets) if isinstance(message, str) and message.strip() else None,
         code=str(code) if isinstance(code, str | int) and not isinstance(code, bool) else None,
         type=kind if isinstance(kind, str) else None,
         status=status,

@@ -158,6 +158,9 @@ class YandexGPT(OpenAICompatible):
     base_url_hint: ClassVar[str] = f"normally {YANDEX_BASE_URL}"
     organization_header: ClassVar[str] = "x-folder-id"
     organization_label: ClassVar[str] = "folder ID"
+    #: Yandex Cloud keeps request data unless told not to; task content stays private by
+    #: default (an extra header `x-data-logging-enabled: true` opts in).
+    default_headers: ClassVar[Mapping[str, str]] = {"x-data-logging-enabled": "false"}
 
     #: Keys of extra_params that go into completionOptions, and those sent at the top level.
     completion_option_params: ClassVar[frozenset[str]] = frozenset(

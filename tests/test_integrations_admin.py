@@ -130,6 +130,16 @@ def test_header_values_are_encrypted_and_credentials_masked(
     assert sent_headers()["api-key"] == "azure-NEWSECRET-99999999"
     assert "NEWSECRET" not in client.get(f"/admin/integrations/{iid}").get_data(as_text=True)
 
+    form["extra_headers"] = "API-KEY: …9999\nX-Title: Tracker 2"  # names are case-insensitive
+    assert client.post(f"/admin/integrations/{iid}", data=form).status_code == 302
+    assert sent_headers()["api-key"] == "azure-NEWSECRET-99999999"
+
+    form["extra_headers"] = "X-Api-Token: …9999\nX-Title: Tracker 2"  # a mask for a new name
+    refused = client.post(f"/admin/integrations/{iid}", data=form)
+    assert refused.status_code == 400
+    assert "masked value" in refused.get_data(as_text=True)
+    assert sent_headers()["api-key"] == "azure-NEWSECRET-99999999"  # nothing was changed
+
     form["extra_headers"] = "X-Title: Tracker 2"  # a header left out is removed
     assert client.post(f"/admin/integrations/{iid}", data=form).status_code == 302
     assert "api-key" not in sent_headers()

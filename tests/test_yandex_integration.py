@@ -127,5 +127,9 @@ def test_chatgpt_command_through_yandexgpt(
     # The run log shows what was really sent, in YandexGPT's shape, with the key masked.
     logged = run["request"]
     assert logged["url"] == fake_llm.url + "/foundationModels/v1/completion"
-    assert logged["headers"] == {"Authorization": f"Api-Key sk-…{KEY[-4:]}", "x-folder-id": FOLDER}
+    assert logged["headers"] == {
+        "x-data-logging-enabled": "false",
+        "Authorization": f"Api-Key sk-…{KEY[-4:]}",
+        "x-folder-id": FOLDER,
+    }
     assert logged["body"] == sent.json and KEY not in str(run)

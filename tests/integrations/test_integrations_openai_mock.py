@@ -735,6 +735,24 @@ def test_list_models_retries_less(fake_clock: Any) -> None:
 # ---------------------------------------------------------------- secrecy
 
 
+def test_credential_header_values_echoed_by_a_gateway_are_redacted(fake_clock: Any) -> None:
+    """Azure-style keys travel in an `api-key` header (32 hex digits: nothing key-like about
+    them); a gateway echoing the header back must not put it into the error comment."""
+    azure_key = "0123456789abcdef0123456789abcdef"
+    echoing = openai_error(f"Access denied for subscription key {azure_key}; title Tracker")
+    recorder = Recorder(httpx.Response(401, json=echoing))
+    provider = make(
+        recorder, fake_clock, extra_headers={"api-key": azure_key, "X-Title": "Tracker"}
+    )
+    with pytest.raises(AuthError) as info:
+        provider.chat(REQUEST)
+    (sent,) = recorder.requests
+    assert sent.headers["api-key"] == azure_key
+    message = info.value.user_message
+    assert azure_key not in message and "[redacted]" in message
+    assert "title Tracker" in message  # only credential-like headers count as secrets
+
+
 @pytest.mark.parametrize("key", [KEY, "gateway-token-ABCDEF0123456789"])
 def test_api_key_never_appears_in_errors_or_logs(
     key: str, fake_clock: Any, caplog: pytest.LogCaptureFixture

@@ -579,12 +579,24 @@ def test_describe_request_is_what_is_sent_with_the_credential_masked(
     assert described["url"] == server.url + YANDEX_COMPLETION_PATH
     assert described["body"] == sent.json
     assert described["headers"] == {
+        "x-data-logging-enabled": "false",
         "Authorization": f"Api-Key …{API_KEY[-4:]}",
         "x-folder-id": FOLDER,
         "X-Trace": "•••",
     }
+    assert sent.headers["x-data-logging-enabled"] == "false"  # task content is not kept
     assert API_KEY not in str(described) and "secret-trace" not in str(described)
     iam = provider_for(server, api_key=IAM_TOKEN).describe_request(chat)
     assert iam["headers"]["Authorization"] == f"Bearer …{IAM_TOKEN[-4:]}"
     with pytest.raises(BadRequest, match="folder ID"):
         provider_for(server, organization="").describe_request(chat)
+
+
+def test_request_logging_at_yandex_is_off_unless_the_admin_opts_in(
+    server: FakeOpenAIServer,
+) -> None:
+    provider_for(server).chat(request())
+    provider_for(server, extra_headers={"X-Data-Logging-Enabled": "true"}).chat(request())
+    default, opted_in = server.yandex_requests
+    assert default.headers["x-data-logging-enabled"] == "false"
+    assert opted_in.headers["x-data-logging-enabled"] == "true"

@@ -100,10 +100,11 @@ def _encrypted_headers(value: Any, integration: Integration) -> dict[str, str]:
     so editing an integration never needs the secret retyped (as with the API key).
     """
     headers = _headers(value)
-    stored = integration.extra_headers or {}
+    # Header names are case-insensitive: `API-Key: …a1b2` keeps a stored `api-key`.
+    stored = {k.lower(): v for k, v in (integration.extra_headers or {}).items()}
     encrypted: dict[str, str] = {}
     for name, val in headers.items():
-        token = stored.get(name)
+        token = stored.get(name.lower())
         if token and llm.is_secret_header(name):
             try:
                 old = secrets.decrypt(token)
@@ -112,6 +113,17 @@ def _encrypted_headers(value: Any, integration: Integration) -> dict[str, str]:
             if old is not None and val == llm.mask_secret(old):
                 encrypted[name] = token
                 continue
+        if any(c in val for c in "…•"):
+            raise ValidationError(
+                f"Header '{name}' holds a masked value: type the value itself (a mask only "
+                "keeps the value stored for the same header).",
+                field="extra_headers",
+            )
+        if not val.isascii() or not val.isprintable():
+            raise ValidationError(
+                f"Header '{name}': values may hold printable ASCII characters only.",
+                field="extra_headers",
+            )
         encrypted[name] = secrets.encrypt(val) if val else ""
     return encrypted
 
