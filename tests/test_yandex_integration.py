@@ -66,6 +66,37 @@ def test_switching_kind_replaces_the_old_kinds_defaults(admin_api: Api) -> None:
     assert kept["base_url"] == "https://proxy.example/v1" and kept["default_model"] == "gpt-4o"
 
 
+def test_scenarios_refuse_on_save_what_yandexgpt_would_refuse_at_run_time(
+    admin_api: Api, workspace: Any
+) -> None:
+    integration = create(admin_api, organization=FOLDER)
+    no_folder = create(admin_api, name="No folder")
+
+    def save(**op: Any) -> Any:
+        return admin_api.post(
+            f"/processes/{workspace['process']['id']}/scenarios",
+            {
+                "name": f"Ask {len(op)} {sorted(op)}",
+                "conditions": {"command": "/ask"},
+                "operations": [{"kind": "llm_request", "integration_id": integration["id"], **op}],
+            },
+        )
+
+    hot = save(temperature=1.5)  # fine for OpenAI (0-2), not for YandexGPT (0-1)
+    assert hot.status_code == 400
+    assert hot.get_json()["error"]["field"] == "temperature"
+    assert "between 0 and 1" in hot.get_json()["error"]["message"]
+    unknown = save(extra_params={"top_p": 0.5})
+    assert unknown.status_code == 400 and "top_p" in unknown.get_json()["error"]["message"]
+    folderless = save(integration_id=no_folder["id"])
+    assert folderless.status_code == 400
+    assert "folder ID" in folderless.get_json()["error"]["message"]
+    assert (
+        save(temperature=0.7, extra_params={"reasoningOptions": {"mode": "DISABLED"}}).status_code
+        == 201
+    )
+
+
 def test_form_labels_the_organization_field_folder_id(
     admin_api: Api, client: FlaskClient, admin: Any
 ) -> None:

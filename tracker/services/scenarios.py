@@ -6,6 +6,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+import integrations as llm
+
 from ..automation import operations as ops
 from ..automation.commands import COMMAND_RE, DEFAULT_COMMAND
 from ..models import Integration, Scenario, TaskTemplate
@@ -77,9 +79,41 @@ def _check_integrations(session: Session, operations: list[dict[str, Any]]) -> N
         if op["kind"] != ops.LLM_REQUEST:
             continue
         if op["integration_id"] is not None:
-            integrations.get_integration(session, op["integration_id"])
-        elif not integrations.list_integrations(session):
-            raise ValidationError("Add an integration first.", field="integration_id")
+            integration = integrations.get_integration(session, op["integration_id"])
+        else:
+            available = integrations.list_integrations(session)
+            if not available:
+                raise ValidationError("Add an integration first.", field="integration_id")
+            integration = available[0]  # what the runner uses when none is chosen
+        _check_request_shape(integration, op)
+
+
+def _check_request_shape(integration: Integration, op: dict[str, Any]) -> None:
+    """Refuse on save what the integration's provider would refuse at run time (YandexGPT's
+    temperature range, its extra_params, its folder ID), so the admin reads the reason in
+    the editor instead of in an error comment. Builds the request body only: no network."""
+    config = llm.ProviderConfig(
+        base_url=integration.base_url or integrations.default_base_url(integration.kind),
+        organization=integration.organization,
+    )
+    request = llm.ChatRequest(
+        model=op.get("model") or integration.default_model or ops.DEFAULT_MODEL,
+        messages=[llm.Message(role="user", content="check")],
+        temperature=op.get("temperature"),
+        max_tokens=op.get("max_tokens"),
+        extra_params=op.get("extra_params") or {},
+    )
+    try:
+        with llm.create_provider(integration.kind, config) as provider:
+            provider.describe_request(request)
+    except LookupError:
+        return  # a kind no longer registered: the runner reports it
+    except (llm.IntegrationError, ValueError) as exc:
+        message = getattr(exc, "user_message", None) or str(exc)
+        field = "temperature" if "temperature" in message else "extra_params"
+        if "folder ID" in message:
+            field = "integration_id"
+        raise ValidationError(f"{integration.name}: {message}", field=field) from None
 
 
 def _apply(session: Session, scenario: Scenario, data: dict[str, Any]) -> None:
