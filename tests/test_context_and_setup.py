@@ -86,7 +86,7 @@ def test_first_workspace_uses_openai_env_key(app_with_key: Flask) -> None:
         assert integration.kind == "openai"
         assert integration.base_url == "https://api.vsegpt.ru:6070/v1"
         assert integration.api_key_hint.endswith("wxyz")
-        config = integrations.provider_config(session, integration)
+        config = integrations.provider_config(integration, allow_local=False)
         assert config.api_key == "sk-env-0123456789wxyz"
         assert setup.first_workspace(session=session).id == integration.id  # not twice
 

@@ -131,13 +131,13 @@ def _post_once(
     )
 
 
-def _commit_effect(run_id: int, apply: Any, ctx: RunContext | None = None) -> None:
+def _commit_effect(ctx: RunContext, apply: Any) -> None:
     """Run `apply(session, run)` and commit; a duplicate effect key means it was done already.
 
     Updates the run deferred in `ctx.deferred` (an LLM result waiting for the reply built
     from it) are applied first, in the same transaction: one commit instead of two.
 
-    Fencing: with `ctx`, the write happens only while the run is still running under the
+    Fencing: the write happens only while the run is still running under the
     delivery this execution claimed (`ctx.attempts`); otherwise `Superseded` is raised and
     nothing is written, so an execution whose lease ran out (a slow call, a paused worker)
     can never post next to the one that took the run over, nor reopen or fail an ended run.
@@ -147,24 +147,21 @@ def _commit_effect(run_id: int, apply: Any, ctx: RunContext | None = None) -> No
     by several runs at once) as well as at commit (the effect key): either way the attempt is
     rolled back and made again, and then sees the row the other transaction inserted.
     """
-    steps = [*(ctx.deferred if ctx else ()), apply]
+    run_id = ctx.run_id
+    steps = [*ctx.deferred, apply]
     for _ in range(3):
         with new_session() as session:
             try:
                 run = session.get(Run, run_id)
                 assert run is not None
-                if ctx is not None:
-                    if run.status != RUN_RUNNING or run.attempts != ctx.attempts:
-                        raise Superseded(run_id)
-                    run.lease_until = utcnow() + timedelta(
-                        seconds=current_app.config["RUN_LEASE"]
-                    )
+                if run.status != RUN_RUNNING or run.attempts != ctx.attempts:
+                    raise Superseded(run_id)
+                run.lease_until = utcnow() + timedelta(seconds=current_app.config["RUN_LEASE"])
                 for step in steps:
                     step(session, run)
                 session.add(run)
                 session.commit()
-                if ctx:
-                    ctx.deferred.clear()
+                ctx.deferred.clear()
                 return
             except IntegrityError:
                 session.rollback()
@@ -172,9 +169,7 @@ def _commit_effect(run_id: int, apply: Any, ctx: RunContext | None = None) -> No
     raise RuntimeError(f"run {run_id}: the effect could not be committed")
 
 
-def _fail(
-    ctx: RunContext | None, run_id: int, message: str, infoblock: dict[str, Any] | None = None
-) -> None:
+def _fail(ctx: RunContext, message: str, infoblock: dict[str, Any] | None = None) -> None:
     """Mark the run failed and post the error comment, once."""
 
     def apply(session: Session, run: Run) -> None:
@@ -189,8 +184,8 @@ def _fail(
             run.llm_attempts = block["Attempts"]
         if isinstance(block.get("Latency ms"), int):
             run.latency_ms = block["Latency ms"]
-        template = (ctx.error_template if ctx else "") or ops.DEFAULT_ERROR_TEMPLATE
-        variables = dict(ctx.variables) if ctx else {}
+        template = ctx.error_template or ops.DEFAULT_ERROR_TEMPLATE
+        variables = dict(ctx.variables)
         variables["Infoblock"] = block
         variables["Run"] = {"Id": run.id, "Error": message}
         text = render(template, build_context(variables)).text
@@ -201,10 +196,10 @@ def _fail(
             key=f"run:{run.id}:error",  # type: ignore[arg-type]
             text=text,
             is_error=True,
-            bot_id=ctx.bot_id if ctx else None,
+            bot_id=ctx.bot_id,
         )
 
-    _commit_effect(run_id, apply, ctx)
+    _commit_effect(ctx, apply)
 
 
 # ---- operations --------------------------------------------------------------------------
@@ -212,7 +207,7 @@ def _fail(
 
 def _provider(ctx: RunContext, integration: Any) -> llm.Provider:
     pool = current_app.extensions["providers"]
-    config = provider_config(None, integration, allow_local=ctx.allow_local_endpoints)
+    config = provider_config(integration, allow_local=ctx.allow_local_endpoints)
     return pool.get(integration, config)  # type: ignore[no-any-return]
 
 
@@ -250,7 +245,7 @@ def _llm_request(ctx: RunContext, index: int, op: dict[str, Any]) -> None:
         run.request = sent
         _add_notes(run, system.unknown + prompt.unknown)
 
-    _commit_effect(ctx.run_id, record_start, ctx)
+    _commit_effect(ctx, record_start)
     started = time.monotonic()
     try:
         result = provider.chat(request)  # no transaction is open here
@@ -275,7 +270,7 @@ def _llm_request(ctx: RunContext, index: int, op: dict[str, Any]) -> None:
         run.prompt_tokens, run.completion_tokens = result.prompt_tokens, result.completion_tokens
         run.total_tokens, run.latency_ms = result.total_tokens, result.latency_ms
         run.llm_attempts = result.attempts
-        run.progress = max(run.progress, index + 1)
+        run.progress = index + 1
 
     # Committed with the next effect (usually the reply): if the worker dies before that,
     # the call is made again, which a redelivered run may do anyway.
@@ -300,8 +295,6 @@ def _add_comment(ctx: RunContext, index: int, op: dict[str, Any]) -> None:
     rendered = render(op.get("text") or ops.DEFAULT_REPLY, build_context(variables))
 
     def apply(session: Session, run: Run) -> None:
-        if run.progress > index:
-            return  # posted by another delivery since this one loaded the run
         _post_once(
             session,
             run_id=run.id,
@@ -309,14 +302,16 @@ def _add_comment(ctx: RunContext, index: int, op: dict[str, Any]) -> None:
             key=f"run:{run.id}:op:{index}",  # type: ignore[arg-type]
             text=rendered.text,
             bot_id=ctx.bot_id,
-            known_new=True,  # the reply and the progress past it commit together
+            # The reply and the progress past it commit together, and the fence lets only
+            # this execution (which loaded progress <= index) write the run: it is new.
+            known_new=True,
         )
         run.progress = index + 1
         _add_notes(run, rendered.unknown)
         if run.progress == len(ctx.operations):
             _finish(run)  # the reply and "done" land together: no reply beside a pending run
 
-    _commit_effect(ctx.run_id, apply, ctx)
+    _commit_effect(ctx, apply)
 
 
 HANDLERS = {ops.LLM_REQUEST: _llm_request, ops.ADD_COMMENT: _add_comment}
@@ -335,22 +330,21 @@ def execute(run_id: int) -> str:
         giving_up = run.attempts > current_app.config["RUN_MAX_JOB_ATTEMPTS"]
         ctx = load(session, run)
     try:
-        return _execute(ctx, run_id, giving_up)
+        return _execute(ctx, giving_up)
     except Superseded:
         log.info("run %s: taken over by another delivery or ended; this one stops", run_id)
         return "superseded"
 
 
-def _execute(ctx: RunContext, run_id: int, giving_up: bool) -> str:
+def _execute(ctx: RunContext, giving_up: bool) -> str:
     if giving_up:
         _fail(
             ctx,
-            run_id,
             "The worker stopped repeatedly while running this request; it was not retried again.",
         )
         return RUN_FAILED
     if not ctx.operations:
-        _fail(ctx, run_id, "The scenario was deleted before this request ran.")
+        _fail(ctx, "The scenario was deleted before this request ran.")
         return RUN_FAILED
     try:
         for index, op in enumerate(ctx.operations):
@@ -358,22 +352,21 @@ def _execute(ctx: RunContext, run_id: int, giving_up: bool) -> str:
                 continue  # done by an earlier delivery of this job
             HANDLERS[op["kind"]](ctx, index, op)
     except RunFailed as exc:
-        _fail(ctx, run_id, exc.message, exc.infoblock)
+        _fail(ctx, exc.message, exc.infoblock)
         return RUN_FAILED
     except Superseded:
         raise
     except Exception:
-        log.exception("run %s failed unexpectedly", run_id)
+        log.exception("run %s failed unexpectedly", ctx.run_id)
         _fail(
             ctx,
-            run_id,
             "The request failed because of an internal error; "
             "an admin can find the details in the worker log.",
         )
         return RUN_FAILED
 
     if ctx.operations[-1]["kind"] != ops.ADD_COMMENT:  # else the reply's commit finished it
-        _commit_effect(run_id, lambda session, run: _finish(run), ctx)
+        _commit_effect(ctx, lambda session, run: _finish(run))
     return RUN_DONE
 
 

@@ -41,34 +41,38 @@ def get_integration(session: Session, integration_id: int) -> Integration:
     return integration
 
 
-def kind_label(kind: str) -> str:
+def _provider_class(kind: str) -> type[llm.Provider] | None:
+    """The provider registered for `kind`, or None for a kind no longer registered."""
     try:
-        return llm.get_provider_class(kind).label
+        return llm.get_provider_class(kind)
     except LookupError:
-        return kind
+        return None
+
+
+def _declared_default(kind: str, setting: str) -> str:
+    provider = _provider_class(kind)
+    return provider.setting_defaults().get(setting, "") if provider else ""
+
+
+def kind_label(kind: str) -> str:
+    provider = _provider_class(kind)
+    return provider.label if provider else kind
 
 
 def is_offline(kind: str) -> bool:
-    try:
-        return bool(llm.get_provider_class(kind).offline)
-    except LookupError:
-        return False
+    provider = _provider_class(kind)
+    return bool(provider and provider.offline)
 
 
 def default_base_url(kind: str) -> str:
     """The base URL used when none is given: the kind's own (YandexGPT's), else OpenAI's."""
-    try:
-        declared = llm.get_provider_class(kind).setting_defaults().get("base_url")
-    except LookupError:
-        declared = None
-    return declared or OPENAI_DEFAULT_BASE
+    return _declared_default(kind, "base_url") or OPENAI_DEFAULT_BASE
 
 
 def _check_base_url(kind: str, url: str, *, allow_local: bool) -> str:
     """Normalise `url` the way providers of `kind` expect (YandexGPT has no /v1) and police it."""
-    try:
-        provider = llm.get_provider_class(kind)
-    except LookupError:
+    provider = _provider_class(kind)
+    if provider is None:
         return llm.check_base_url(url, allow_local=allow_local)
     return provider.check_base_url(url, allow_local=allow_local)
 
@@ -239,10 +243,7 @@ def _default_model(kind: str) -> str:
     if is_offline(kind):
         return "echo-1"
     if kind != "openai":
-        try:
-            declared = llm.get_provider_class(kind).setting_defaults().get("default_model")
-        except LookupError:
-            declared = None
+        declared = _declared_default(kind, "default_model")
         if declared:
             return declared  # yandexgpt: yandexgpt-lite/latest
     return "gpt-3.5-turbo"
@@ -283,17 +284,8 @@ def delete_integration(*, session: Session, integration: Integration) -> None:
     session.commit()
 
 
-def provider_config(
-    session: Session | None, integration: Integration, *, allow_local: bool | None = None
-) -> llm.ProviderConfig:
-    """The provider settings with the decrypted key (only inside the worker / test action).
-
-    `allow_local` may be given when the caller has read the setting already (the runner
-    reads it with the rest of a run's context); otherwise it is read with `session`.
-    """
-    if allow_local is None:
-        assert session is not None
-        allow_local = settings.allow_local_endpoints(session)
+def provider_config(integration: Integration, *, allow_local: bool) -> llm.ProviderConfig:
+    """The provider settings with the decrypted key (only inside the worker / test action)."""
     return llm.ProviderConfig(
         base_url=integration.base_url or default_base_url(integration.kind),
         api_key=secrets.decrypt(integration.api_key_encrypted),
@@ -308,7 +300,9 @@ def provider_config(
 def test_connection(session: Session, integration: Integration) -> tuple[bool, str, list[str]]:
     """List the endpoint's models, or say in plain words what is wrong."""
     try:
-        config = provider_config(session, integration)
+        config = provider_config(
+            integration, allow_local=settings.allow_local_endpoints(session)
+        )
     except ValueError as exc:
         return False, str(exc), []
     try:
