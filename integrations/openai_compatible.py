@@ -606,25 +606,15 @@ class OpenAICompatible(Provider):
 
         if not isinstance(data, dict):
             bad("The provider's reply is not a JSON object; check the base URL.")
-        choices = data.get("choices")
-        if choices is None:
-            bad(
-                "The provider's reply has no 'choices', so this does not look like an "
-                "OpenAI-compatible endpoint. Check the base URL."
-            )
-        if not isinstance(choices, list) or not choices:
-            bad(
-                "The provider returned no choices (the 'choices' list is empty), "
-                "so there is no answer to show."
-            )
-        choice = choices[0]
-        if not isinstance(choice, dict):
-            bad("The provider's reply has a malformed 'choices' entry.")
-        message = choice.get("message")
-        if message is None:
-            message = {}
-        if not isinstance(message, dict):
-            bad("The provider's reply has a malformed 'message'.")
+        choice, message = _first_answer(
+            data.get("choices"),
+            "choices",
+            bad,
+            missing="The provider's reply has no 'choices', so this does not look like an "
+            "OpenAI-compatible endpoint. Check the base URL.",
+            empty="The provider returned no choices (the 'choices' list is empty), "
+            "so there is no answer to show.",
+        )
         text = _content_text(message.get("content"))
         if not text and isinstance(message.get("refusal"), str):
             text = message["refusal"]
@@ -925,6 +915,31 @@ def _content_text(content: Any) -> str:
                     parts.append(part["text"])
         return "".join(parts)
     return ""
+
+
+def _first_answer(
+    entries: Any,
+    key: str,
+    bad: Callable[[str], NoReturn],
+    *,
+    missing: str,
+    empty: str,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The first entry of a reply's answer list (`choices`, `alternatives`) and its
+    `message` object; `bad(...)` with `missing`, `empty` or a malformed-entry text."""
+    if entries is None:
+        bad(missing)
+    if not isinstance(entries, list) or not entries:
+        bad(empty)
+    first = entries[0]
+    if not isinstance(first, dict):
+        bad(f"The provider's reply has a malformed '{key}' entry.")
+    message = first.get("message")
+    if message is None:
+        message = {}
+    if not isinstance(message, dict):
+        bad("The provider's reply has a malformed 'message'.")
+    return first, message
 
 
 def _count(value: Any) -> int | None:

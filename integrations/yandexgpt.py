@@ -25,7 +25,7 @@ from typing import Any, ClassVar, NoReturn
 
 from .base import ChatRequest, ChatResult, SettingField, register
 from .errors import BadRequest, BadResponse
-from .openai_compatible import OpenAICompatible, _ErrorInfo, _plural
+from .openai_compatible import OpenAICompatible, _ErrorInfo, _first_answer, _plural
 
 __all__ = ["YANDEX_BASE_URL", "YANDEX_MODELS", "YandexGPT"]
 
@@ -314,25 +314,15 @@ class YandexGPT(OpenAICompatible):
         result = data.get("result", data)
         if not isinstance(result, dict):
             bad("The provider's reply has a malformed 'result'.")
-        alternatives = result.get("alternatives")
-        if alternatives is None:
-            bad(
-                "The provider's reply has no 'alternatives', so this does not look like a "
-                f"YandexGPT answer. Check the base URL ({self.base_url_hint})."
-            )
-        if not isinstance(alternatives, list) or not alternatives:
-            bad(
-                "YandexGPT returned no alternatives (the 'alternatives' list is empty), "
-                "so there is no answer to show."
-            )
-        first = alternatives[0]
-        if not isinstance(first, dict):
-            bad("The provider's reply has a malformed 'alternatives' entry.")
-        message = first.get("message")
-        if message is None:
-            message = {}
-        if not isinstance(message, dict):
-            bad("The provider's reply has a malformed 'message'.")
+        first, message = _first_answer(
+            result.get("alternatives"),
+            "alternatives",
+            bad,
+            missing="The provider's reply has no 'alternatives', so this does not look like a "
+            f"YandexGPT answer. Check the base URL ({self.base_url_hint}).",
+            empty="YandexGPT returned no alternatives (the 'alternatives' list is empty), "
+            "so there is no answer to show.",
+        )
         text = message.get("text")
         usage = result.get("usage")
         usage = usage if isinstance(usage, dict) else {}

@@ -6,7 +6,7 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from flask import Flask
@@ -14,10 +14,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
+from integrations import Provider, ProviderConfig
 from tracker import create_app
 from tracker.db import new_session
 from tracker.models import User
 from tracker.services import users
+
+P = TypeVar("P", bound=Provider)
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 TEST_BROKER_URL = os.environ.get("TEST_BROKER_URL", "")
@@ -282,6 +285,23 @@ def fake_llm() -> Iterator[Any]:
 
     with FakeOpenAIServer(api_key="sk-test-0123456789abcdef") as server:
         yield server
+
+
+def fast_provider(kind: type[P], **config: Any) -> P:
+    """A provider for loopback tests: quick retries and short timeouts unless `config` says
+    otherwise; `sleep=` replaces its sleep between attempts."""
+    settings: dict[str, Any] = {
+        "max_attempts": 3,
+        "backoff_base": 0.01,
+        "backoff_max": 0.05,
+        "timeout": 5.0,
+        "deadline": 20.0,
+        **config,
+    }
+    sleep = settings.pop("sleep", None)
+    if sleep is None:
+        return kind(ProviderConfig(**settings))
+    return kind(ProviderConfig(**settings), sleep=sleep)  # type: ignore[call-arg]
 
 
 def wait_for(

@@ -20,13 +20,13 @@ from integrations import (
     ContextTooLong,
     Message,
     OpenAICompatible,
-    ProviderConfig,
     ProviderTimeout,
     RateLimited,
     ServerError,
     Unreachable,
 )
 from integrations.fake_server import FakeOpenAIServer, Fault
+from tests.conftest import fast_provider
 
 
 def request(text: str = "Summarize this task", model: str = "fake-small") -> ChatRequest:
@@ -34,19 +34,7 @@ def request(text: str = "Summarize this task", model: str = "fake-small") -> Cha
 
 
 def provider_for(base_url: str, **config: Any) -> OpenAICompatible:
-    settings: dict[str, Any] = {
-        "base_url": base_url,
-        "max_attempts": 3,
-        "backoff_base": 0.01,
-        "backoff_max": 0.05,
-        "timeout": 5.0,
-        "deadline": 20.0,
-    }
-    settings.update(config)
-    sleep = settings.pop("sleep", None)
-    if sleep is None:
-        return OpenAICompatible(ProviderConfig(**settings))
-    return OpenAICompatible(ProviderConfig(**settings), sleep=sleep)
+    return fast_provider(OpenAICompatible, base_url=base_url, **config)
 
 
 def test_normal_reply_with_usage(server: FakeOpenAIServer) -> None:

@@ -20,7 +20,6 @@ from integrations import (
     IntegrationError,
     Message,
     ModelNotFound,
-    ProviderConfig,
     ProviderTimeout,
     RateLimited,
     ServerError,
@@ -33,6 +32,7 @@ from integrations.fake_server import (
     Fault,
     yandex_error_body,
 )
+from tests.conftest import fast_provider
 
 API_KEY = "AQVN1HjklmnopQRSTuvwxyz0123456789abcdEFG"
 IAM_TOKEN = "t1.9euelZqKjpGXjZOTlZ2Sm5iLyJKRje3rnpWazs2Wmo2Qk5KSzpqTmZ6Xk-3e"
@@ -44,21 +44,9 @@ def request(text: str = "Summarize this task", model: str = "yandexgpt-lite") ->
 
 
 def provider_for(server: FakeOpenAIServer, **config: Any) -> YandexGPT:
-    settings: dict[str, Any] = {
-        "base_url": server.url,
-        "api_key": API_KEY,
-        "organization": FOLDER,
-        "max_attempts": 3,
-        "backoff_base": 0.01,
-        "backoff_max": 0.05,
-        "timeout": 5.0,
-        "deadline": 20.0,
-    }
-    settings.update(config)
-    sleep = settings.pop("sleep", None)
-    if sleep is None:
-        return YandexGPT(ProviderConfig(**settings))
-    return YandexGPT(ProviderConfig(**settings), sleep=sleep)
+    return fast_provider(
+        YandexGPT, **{"base_url": server.url, "api_key": API_KEY, "organization": FOLDER, **config}
+    )
 
 
 def yandex_answer(text: str = "Hi", status: str = "ALTERNATIVE_STATUS_FINAL") -> dict[str, Any]:
